@@ -1,0 +1,58 @@
+"""Atomic writes: readers see the old output or the new one, never a half-written one."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+@contextmanager
+def atomic_directory(final_dir: Path) -> Iterator[Path]:
+    """Yield an empty staging folder; on success it replaces ``final_dir`` in one rename.
+
+    On an exception the staging folder is removed and ``final_dir`` (an earlier output) is left as it was.
+    """
+    final_dir = Path(final_dir)
+    final_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final_dir.name}.staging-", dir=final_dir.parent))
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    retired = None
+    if final_dir.exists():
+        retired = Path(tempfile.mkdtemp(prefix=f".{final_dir.name}.retired-", dir=final_dir.parent))
+        os.rename(final_dir, retired / "old")
+    os.rename(staging, final_dir)
+    if retired is not None:
+        shutil.rmtree(retired, ignore_errors=True)
+
+
+@contextmanager
+def atomic_file(path: Path, mode: str = "wb") -> Iterator[Any]:
+    """Open a temp file beside ``path``; it is renamed over ``path`` only when the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    with atomic_file(path, "w") as handle:
+        json.dump(payload, handle, indent=2, sort_keys=True, default=str)

@@ -1,0 +1,22 @@
+"""Errors a user can act on: each names the file (or registry entry) and the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class CosavatarError(Exception):
+    """Base class for errors the pipeline reports to users without a library traceback."""
+
+
+class InputError(CosavatarError):
+    """A user-supplied file or value is unusable: the message names it and says why."""
+
+    def __init__(self, subject: str | Path, problem: str):
+        self.subject = str(subject)
+        self.problem = problem
+        super().__init__(f"{self.subject}: {problem}")
+
+
+class RegistryError(CosavatarError):
+    """A registration clashes with, or is missing from, the registry."""

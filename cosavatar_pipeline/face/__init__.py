@@ -1,0 +1,1 @@
+"""Face tracking (mediapipe FaceMesh) and the parametric face model fitted to it."""

@@ -1,0 +1,172 @@
+"""The registry of videos and edits: one JSON file per entry under ``<home>/registry/``.
+
+A registry entry is what a partition key means: the ``video`` key names a registered file, the ``edit`` key
+names an edit spec (prompt, region, editor settings, seed). Dagster holds the partition keys; this holds their specs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from cosavatar_pipeline.atomic import write_json_atomic
+from cosavatar_pipeline.errors import InputError, RegistryError
+from cosavatar_pipeline.presets import DEFAULT_PRESET, get_preset
+from cosavatar_pipeline.slugs import slugify, validate_slug
+
+MAX_PROMPT_LENGTH = 500
+
+# Edit regions and the words that imply them, checked in this order; no match means "person".
+EDIT_REGIONS = ("hair", "face", "lips", "eyes", "clothes", "background", "person", "all")
+REGION_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "hair": ("hair", "hairstyle", "haircut", "bangs", "fringe", "ponytail", "braid", "curls", "bald"),
+    "lips": ("lips", "lipstick", "lip"),
+    "eyes": ("eyes", "eye", "iris", "irises", "pupils"),
+    "clothes": ("shirt", "blazer", "jacket", "suit", "clothes", "clothing", "dress", "hoodie", "sweater", "coat",
+                "top", "t-shirt", "outfit", "tie", "collar"),
+    "background": ("background", "backdrop", "behind", "scene", "wall", "room"),
+    "face": ("face", "skin", "makeup", "beard", "moustache", "mustache", "freckles", "tan", "wrinkles", "older",
+             "younger", "smile"),
+}
+EDITORS = ("auto", "ip2p", "procedural")
+
+
+def sha256_of_file(path: Path, chunk_size: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def infer_region(prompt: str) -> str:
+    words = set(prompt.lower().replace(",", " ").replace(".", " ").split())
+    for region, keywords in REGION_KEYWORDS.items():
+        if words & set(keywords):
+            return region
+    return "person"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class VideoRegistration:
+    name: str
+    path: str  # absolute path of the file as registered; `source_video` copies it into the store
+    sha256: str
+    preset: str = DEFAULT_PRESET
+    registered_at: str = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class EditSpec:
+    name: str
+    prompt: str
+    region: str
+    region_inferred: bool
+    editor: str = "auto"
+    seed: int = 0
+    registered_at: str = field(default_factory=_now)
+
+
+def validate_prompt(prompt: str) -> str:
+    text = prompt.strip()
+    if not text:
+        raise InputError("prompt", "is empty: say what to change, e.g. 'give her pink hair'")
+    if len(text) > MAX_PROMPT_LENGTH:
+        raise InputError("prompt", f"is {len(text)} characters long; at most {MAX_PROMPT_LENGTH} are allowed")
+    return text
+
+
+class Registry:
+    """Reads and writes registry entries under ``<home>/registry/{videos,edits}/<name>.json``."""
+
+    def __init__(self, registry_dir: Path):
+        self.videos_dir = Path(registry_dir) / "videos"
+        self.edits_dir = Path(registry_dir) / "edits"
+
+    # videos ---------------------------------------------------------------------------------------------------
+    def video_names(self) -> list[str]:
+        return sorted(p.stem for p in self.videos_dir.glob("*.json"))
+
+    def get_video(self, name: str) -> VideoRegistration:
+        path = self.videos_dir / f"{name}.json"
+        if not path.exists():
+            raise RegistryError(f"video {name!r} is not registered (registered: {self.video_names() or 'none'})")
+        return VideoRegistration(**json.loads(path.read_text()))
+
+    def find_video_by_sha256(self, sha256: str) -> VideoRegistration | None:
+        for name in self.video_names():
+            entry = self.get_video(name)
+            if entry.sha256 == sha256:
+                return entry
+        return None
+
+    def register_video(self, path: Path, name: str | None = None, preset: str = DEFAULT_PRESET) -> VideoRegistration:
+        """Record a video file under a slug. Checks only what is cheap; decoding is checked by the probe."""
+        path = Path(path).expanduser()
+        if not path.exists():
+            raise InputError(path, "does not exist")
+        if not path.is_file():
+            raise InputError(path, "is not a file")
+        if path.stat().st_size == 0:
+            raise InputError(path, "is empty (0 bytes)")
+        get_preset(preset)
+        name = validate_slug(name) if name else slugify(path.stem)
+        digest = sha256_of_file(path)
+        same_file = self.find_video_by_sha256(digest)
+        if same_file is not None:
+            raise RegistryError(f"{path}: already registered as video {same_file.name!r} (same sha256 {digest[:12]}…)")
+        if (self.videos_dir / f"{name}.json").exists():
+            raise RegistryError(f"{path}: the name {name!r} is taken by another video; pass a different --name")
+        entry = VideoRegistration(name=name, path=str(path.resolve()), sha256=digest, preset=preset)
+        write_json_atomic(self.videos_dir / f"{name}.json", asdict(entry))
+        return entry
+
+    def unregister_video(self, name: str) -> None:
+        (self.videos_dir / f"{name}.json").unlink(missing_ok=True)
+
+    # edits ----------------------------------------------------------------------------------------------------
+    def edit_names(self) -> list[str]:
+        return sorted(p.stem for p in self.edits_dir.glob("*.json"))
+
+    def get_edit(self, name: str) -> EditSpec:
+        path = self.edits_dir / f"{name}.json"
+        if not path.exists():
+            raise RegistryError(f"edit {name!r} is not registered (registered: {self.edit_names() or 'none'})")
+        return EditSpec(**json.loads(path.read_text()))
+
+    def register_edit(
+        self,
+        prompt: str,
+        name: str | None = None,
+        region: str | None = None,
+        editor: str = "auto",
+        seed: int = 0,
+    ) -> EditSpec:
+        text = validate_prompt(prompt)
+        if region is not None and region not in EDIT_REGIONS:
+            raise InputError(repr(region), f"unknown region; choose one of {list(EDIT_REGIONS)}")
+        if editor not in EDITORS:
+            raise InputError(repr(editor), f"unknown editor; choose one of {list(EDITORS)}")
+        name = validate_slug(name) if name else slugify(text)
+        if (self.edits_dir / f"{name}.json").exists():
+            existing = self.get_edit(name)
+            raise RegistryError(
+                f"edit name {name!r} is taken (prompt {existing.prompt!r}); pass a different --name"
+            )
+        spec = EditSpec(
+            name=name,
+            prompt=text,
+            region=region or infer_region(text),
+            region_inferred=region is None,
+            editor=editor,
+            seed=seed,
+        )
+        write_json_atomic(self.edits_dir / f"{name}.json", asdict(spec))
+        return spec

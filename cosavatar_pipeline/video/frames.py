@@ -14,6 +14,7 @@ import pandas as pd
 from cosavatar_pipeline.presets import Preset
 from cosavatar_pipeline.video.crop import CropBox, FaceDetector, choose_crop
 from cosavatar_pipeline.video.decode import VideoFrames, constant_rate_source_indices
+from cosavatar_pipeline.video.probe import VideoInfo, probe_video
 
 CROP_SAMPLE_FRAMES = 24
 
@@ -98,3 +99,11 @@ def extract_frames(
 
 def load_frames(frames_dir: Path, mmap: bool = True) -> np.ndarray:
     return np.load(Path(frames_dir) / FRAMES_FILE, mmap_mode="r" if mmap else None)
+
+
+def check_video(path: Path) -> tuple[VideoInfo, CropBox]:
+    """Everything that can reject a video before any stage runs: decodability, length, size, one clear face."""
+    info = probe_video(path)
+    with FaceDetector() as detector:
+        crop = sample_face_crop(VideoFrames(path), detector)
+    return info, crop

@@ -1,0 +1,68 @@
+"""The inbox sensor: a video file dropped into ``<COSAVATAR_HOME>/inbox/`` becomes a `video` partition and a run."""
+
+
+import json
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from assets.jobs import reconstruct_video_job
+from assets.partitions import video_partitions
+from cosavatar_pipeline.errors import CosavatarError
+from cosavatar_pipeline.slugs import slugify
+from cosavatar_pipeline.video.frames import check_video
+from resources import StorageResource
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi"}
+# A file is taken only once its size and modification time have not changed for this long.
+SETTLE_SECONDS = 3.0
+
+
+def _fingerprint(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+@dg.sensor(
+    job=reconstruct_video_job,
+    minimum_interval_seconds=10,
+    description="Registers each new, fully written video file in the inbox as a `video` partition and requests a "
+    "reconstruct_video run for it. Bad files are reported in the sensor's log and skipped.",
+)
+def video_inbox_sensor(context: dg.SensorEvaluationContext, storage: StorageResource) -> dg.SensorResult:
+    # cursor: {"handled": {file name: fingerprint}, "pending": {file name: fingerprint seen last tick}}
+    cursor = json.loads(context.cursor) if context.cursor else {"handled": {}, "pending": {}}
+    inbox = storage.home.inbox
+    inbox.mkdir(parents=True, exist_ok=True)
+    registry = storage.registry
+    new_names: list[str] = []
+    run_requests: list[dg.RunRequest] = []
+    pending: dict[str, str] = {}
+    for path in sorted(inbox.iterdir()):
+        if not path.is_file() or path.suffix.lower() not in VIDEO_SUFFIXES or path.name.startswith("."):
+            continue
+        fingerprint = _fingerprint(path)
+        if cursor["handled"].get(path.name) == fingerprint:
+            continue
+        settled = time.time() - path.stat().st_mtime >= SETTLE_SECONDS
+        if cursor["pending"].get(path.name) != fingerprint or not settled:
+            pending[path.name] = fingerprint  # still being written, or first sight: look again next tick
+            continue
+        cursor["handled"][path.name] = fingerprint
+        name = slugify(path.stem)
+        try:
+            check_video(path)
+            entry = registry.register_video(path, name=name)
+        except CosavatarError as exc:
+            context.log.warning(f"inbox: skipped {path.name}: {exc}")
+            continue
+        context.log.info(f"inbox: registered {path.name} as video {entry.name!r}")
+        new_names.append(entry.name)
+        run_requests.append(dg.RunRequest(partition_key=entry.name, run_key=f"{entry.name}:{entry.sha256[:16]}"))
+    cursor["pending"] = pending
+    return dg.SensorResult(
+        run_requests=run_requests,
+        dynamic_partitions_requests=[video_partitions.build_add_request(new_names)] if new_names else [],
+        cursor=json.dumps(cursor, sort_keys=True),
+    )

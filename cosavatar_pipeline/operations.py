@@ -1,0 +1,131 @@
+"""What the CLI does, as functions over the persistent Dagster instance (``DAGSTER_HOME``).
+
+Runs execute in this process but are recorded in the instance, so they appear in the web UI's run history.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+from cosavatar_pipeline.errors import RegistryError
+from cosavatar_pipeline.home import HomeLayout, layout
+from cosavatar_pipeline.presets import DEFAULT_PRESET
+from cosavatar_pipeline.registry import EditSpec, Registry, VideoRegistration, sha256_of_file
+from cosavatar_pipeline.video.frames import check_video
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+VIDEO_JOB = "reconstruct_video"
+
+
+def instance_for(home: HomeLayout) -> dg.DagsterInstance:
+    """The persistent instance; ``DAGSTER_HOME`` defaults to ``<COSAVATAR_HOME>/dagster`` with our dagster.yaml."""
+    dagster_home = Path(os.environ.get("DAGSTER_HOME") or home.dagster_home)
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    config = dagster_home / "dagster.yaml"
+    if not config.exists() and (PROJECT_ROOT / "dagster.yaml").exists():
+        shutil.copyfile(PROJECT_ROOT / "dagster.yaml", config)
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    return dg.DagsterInstance.get()
+
+
+@dataclass
+class StepOutcome:
+    partition: str
+    success: bool
+    failures: list[str]
+    run_id: str
+
+
+class Pipeline:
+    """The project's registry and its Dagster instance, kept in step."""
+
+    # Step logs at INFO (progress lines, results); Dagster's DEBUG event stream stays in the run's event log.
+    run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+    def __init__(self, home: HomeLayout | None = None, instance: dg.DagsterInstance | None = None):
+        self.home = home or layout()
+        os.environ["COSAVATAR_HOME"] = str(self.home.root)  # resources resolve the same root
+        self.registry = Registry(self.home.registry)
+        self.instance = instance or instance_for(self.home)
+
+    # registration -----------------------------------------------------------------------------------------------
+    def add_video(self, path: Path, name: str | None = None, preset: str = DEFAULT_PRESET) -> VideoRegistration:
+        check_video(Path(path))
+        entry = self.registry.register_video(Path(path), name=name, preset=preset)
+        self.instance.add_dynamic_partitions("video", [entry.name])
+        return entry
+
+    def ensure_video(self, path: Path, name: str | None = None, preset: str = DEFAULT_PRESET) -> VideoRegistration:
+        """Register ``path`` unless the same file is registered already; either way the partition exists."""
+        existing = self.registry.find_video_by_sha256(sha256_of_file(Path(path)))
+        if existing is None:
+            return self.add_video(path, name=name, preset=preset)
+        self.instance.add_dynamic_partitions("video", [existing.name])
+        return existing
+
+    def add_edit(self, prompt: str, name: str | None = None, region: str | None = None, editor: str = "auto", seed: int = 0) -> EditSpec:
+        spec = self.registry.register_edit(prompt, name=name, region=region, editor=editor, seed=seed)
+        self.instance.add_dynamic_partitions("edit", [spec.name])
+        return spec
+
+    def ensure_edit(self, prompt: str, name: str) -> EditSpec:
+        if name in self.registry.edit_names():
+            spec = self.registry.get_edit(name)
+            self.instance.add_dynamic_partitions("edit", [name])
+            return spec
+        return self.add_edit(prompt, name=name)
+
+    # runs ---------------------------------------------------------------------------------------------------------
+    def materialize_video(self, video: str, select: list[str] | None = None) -> StepOutcome:
+        from cosavatar_pipeline.definitions import defs
+
+        self.registry.get_video(video)
+        if video not in self.instance.get_dynamic_partitions("video"):
+            self.instance.add_dynamic_partitions("video", [video])
+        job = defs.resolve_job_def(VIDEO_JOB)
+        selection = None
+        if select:
+            known = {key.path[-1]: key for key in job.asset_layer.executable_asset_keys}
+            unknown = [name for name in select if name not in known]
+            if unknown:
+                raise RegistryError(f"unknown asset(s) {unknown}; video-stage assets are {sorted(known)}")
+            selection = [known[name] for name in select]
+        result = job.execute_in_process(
+            run_config=self.run_config,
+            partition_key=video,
+            instance=self.instance,
+            asset_selection=selection,
+            raise_on_error=False,
+        )
+        return StepOutcome(video, result.success, step_failure_messages(result), result.run_id)
+
+    def materialized(self, asset_name: str) -> set[str]:
+        return set(self.instance.get_materialized_partitions(dg.AssetKey(asset_name)))
+
+    def asset_folder(self, asset_name: str, partition: str) -> Path:
+        from resources.storage import partition_folder
+
+        return partition_folder(self.home.store, asset_name, partition)
+
+    def video_asset_names(self) -> list[str]:
+        from cosavatar_pipeline.definitions import defs
+
+        in_job = defs.resolve_job_def(VIDEO_JOB).asset_layer.executable_asset_keys
+        return [key.path[-1] for key in defs.resolve_asset_graph().toposorted_asset_keys if key in in_job]
+
+
+def step_failure_messages(result) -> list[str]:
+    """One line per failed step: the user-facing description of a Failure, else the error message."""
+    messages = []
+    for event in result.all_events:
+        if event.event_type_value != "STEP_FAILURE":
+            continue
+        data = event.step_failure_data
+        description = data.user_failure_data.description if data.user_failure_data else None
+        messages.append(f"{event.step_key}: {description or data.error.message.strip()}")
+    return messages

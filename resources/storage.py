@@ -1,0 +1,122 @@
+"""Storage: the partition-scoped on-disk layout, atomic partition writes, and the manifest IO manager.
+
+Assets write their large files (uint8 ``.npy``, parquet, safetensors, mp4) into a staging folder that replaces
+the partition's folder in one rename when the asset succeeds; what travels between steps is a small
+``Manifest`` (folder, file names, figures) that the IO manager stores as ``manifest.json`` beside the files.
+"""
+
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from cosavatar_pipeline.atomic import atomic_directory, write_json_atomic
+from cosavatar_pipeline.home import HomeLayout, layout
+from cosavatar_pipeline.registry import Registry
+
+MANIFEST_FILE = "manifest.json"
+
+
+@dataclass
+class Manifest:
+    """What one asset partition produced: its folder, its files (name -> sha256) and small figures."""
+
+    directory: str
+    files: dict[str, str] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def path(self, name: str) -> Path:
+        if name not in self.files:
+            raise KeyError(f"{name!r} is not among the files of {self.directory}: {sorted(self.files)}")
+        return Path(self.directory) / name
+
+    @property
+    def data_version(self) -> str:
+        digest = hashlib.sha256(json.dumps(self.files, sort_keys=True).encode()).hexdigest()
+        return digest[:16]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def partition_folder(store: Path, asset_name: str, partition_key: str) -> Path:
+    """``<store>/<asset>/<video>/`` or, for (edit, video) keys ``edit|video``, ``<store>/<asset>/<edit>/<video>/``."""
+    return Path(store, asset_name, *str(partition_key).split("|"))
+
+
+class PartitionWriter:
+    def __init__(self, staging: Path, final: Path):
+        self.staging = staging
+        self.final = final
+        self.manifest: Manifest | None = None
+
+    def record(self, files: list[str], **info: Any) -> None:
+        """Hash the written files and stage the manifest; call once all files are in ``staging``."""
+        hashes = {name: _sha256(self.staging / name) for name in files}
+        self.manifest = Manifest(directory=str(self.final), files=hashes, info=info)
+        write_json_atomic(self.staging / MANIFEST_FILE, asdict(self.manifest))
+
+
+class StorageResource(dg.ConfigurableResource):
+    """The project's home folder (``COSAVATAR_HOME`` when ``root`` is empty): store, registry, inbox."""
+
+    root: str = ""
+
+    @property
+    def home(self) -> HomeLayout:
+        return layout(Path(self.root) if self.root else None)
+
+    @property
+    def registry(self) -> Registry:
+        return Registry(self.home.registry)
+
+    def folder(self, asset_name: str, partition_key: str) -> Path:
+        return partition_folder(self.home.store, asset_name, partition_key)
+
+    @contextmanager
+    def write_partition(self, context: dg.AssetExecutionContext) -> Iterator[PartitionWriter]:
+        """Stage the asset partition's files; they replace the earlier output only if the block succeeds."""
+        final = self.folder(context.asset_key.path[-1], context.partition_key)
+        with atomic_directory(final) as staging:
+            writer = PartitionWriter(staging, final)
+            yield writer
+            if writer.manifest is None:
+                raise RuntimeError(f"{context.asset_key.to_user_string()}: files staged but no manifest recorded")
+
+
+class ManifestIOManager(dg.ConfigurableIOManager):
+    """Stores nothing itself: checks the asset committed its manifest, and loads manifests for downstream steps."""
+
+    root: str = ""
+
+    def _folder(self, asset_key: dg.AssetKey, partition_key: str) -> Path:
+        return partition_folder(StorageResource(root=self.root).home.store, asset_key.path[-1], partition_key)
+
+    def handle_output(self, context: dg.OutputContext, obj: Manifest) -> None:
+        expected = self._folder(context.asset_key, context.asset_partition_key)
+        if not isinstance(obj, Manifest) or Path(obj.directory) != expected or not (expected / MANIFEST_FILE).exists():
+            raise TypeError(
+                f"{context.asset_key.to_user_string()} must return the Manifest committed by "
+                f"StorageResource.write_partition into {expected}"
+            )
+
+    def load_input(self, context: dg.InputContext) -> Manifest:
+        folder = self._folder(context.asset_key, context.asset_partition_key)
+        manifest_path = folder / MANIFEST_FILE
+        if not manifest_path.exists():
+            raise FileNotFoundError(
+                f"{context.asset_key.to_user_string()} partition {context.asset_partition_key!r} has no output at "
+                f"{folder}: materialize it first"
+            )
+        return Manifest(**json.loads(manifest_path.read_text()))

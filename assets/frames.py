@@ -28,7 +28,13 @@ def frames(
     preset = get_preset(source_video.info["preset"])
     source = source_video.path(SOURCE_FILE)
     with user_errors_fail_the_step(), storage.write_partition(context) as writer, tracking.run(context) as run:
-        result = extract_frames(source, writer.staging, preset, progress=ProgressLog(context, "decoded source frames", 50))
+        result = extract_frames(
+            source,
+            writer.staging,
+            preset,
+            progress=ProgressLog(context, "decoded source frames", 50),
+            source_label=source_video.info["original_path"],
+        )
         crop = result.crop.as_dict()
         writer.record(
             [FRAMES_FILE, TIMESTAMPS_FILE],

@@ -2,13 +2,11 @@
 
 import dagster as dg
 
-from assets.partitions import video_partitions
 
 VIDEO_STAGE_GROUPS = ("ingest",)
 
 reconstruct_video_job = dg.define_asset_job(
     "reconstruct_video",
     selection=dg.AssetSelection.groups(*VIDEO_STAGE_GROUPS),
-    partitions_def=video_partitions,
     description="Materialize every video-partitioned stage for the chosen video partitions.",
 )

@@ -26,7 +26,7 @@ class MlflowTracking(dg.ConfigurableResource):
     @contextmanager
     def run(self, context: dg.AssetExecutionContext) -> Iterator[TrackedRun]:
         asset = context.asset_key.to_user_string()
-        with self.tracker().run(asset, str(context.partition_key), tags={"dagster.run_id": context.run_id}) as run:
+        with self.tracker().run(asset, str(context.partition_key), tags={"dagster.run_id": context.run.run_id}) as run:
             yield run
 
 

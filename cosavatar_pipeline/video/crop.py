@@ -91,7 +91,7 @@ def choose_crop(
     frame_times: list[float],
     frame_width: int,
     frame_height: int,
-    source: Path,
+    source: str | Path,
 ) -> CropBox:
     """One crop for the clip, from the median face box over the sampled frames.
 

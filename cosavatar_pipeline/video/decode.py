@@ -13,19 +13,20 @@ from cosavatar_pipeline.errors import InputError
 class VideoFrames:
     """Random access to a video's RGB frames and their presentation timestamps (decord)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, label: str | None = None):
         import decord
 
         self.path = Path(path)
+        self.label = label or str(self.path)  # how errors name the file: the user's original, not a store copy
         try:
             self._reader = decord.VideoReader(str(self.path), ctx=decord.cpu(0), num_threads=1)
             self.frame_count = len(self._reader)
             # (N, 2) start / end seconds of each frame, from the container's timestamps
             self.timestamps = np.asarray(self._reader.get_frame_timestamp(np.arange(self.frame_count)), dtype=np.float64)
         except decord.DECORDError as exc:
-            raise InputError(self.path, f"cannot be decoded ({str(exc).splitlines()[0]})") from None
+            raise InputError(self.label, f"cannot be decoded ({str(exc).splitlines()[0]})") from None
         if self.frame_count == 0:
-            raise InputError(self.path, "contains no video frames")
+            raise InputError(self.label, "contains no video frames")
 
     @property
     def duration_s(self) -> float:
@@ -38,7 +39,7 @@ class VideoFrames:
         try:
             return self._reader.get_batch(list(map(int, indices))).asnumpy()
         except decord.DECORDError as exc:
-            raise InputError(self.path, f"frames {indices[0]}..{indices[-1]} cannot be decoded ({exc})") from None
+            raise InputError(self.label, f"frames {indices[0]}..{indices[-1]} cannot be decoded ({exc})") from None
 
     def iter_batches(self, indices: np.ndarray, batch_size: int = 32) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for start in range(0, len(indices), batch_size):

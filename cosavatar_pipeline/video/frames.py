@@ -39,7 +39,7 @@ def sample_face_crop(video: VideoFrames, detector: FaceDetector, samples: int = 
     frames = video.get(indices)
     faces = [detector.detect(frame) for frame in frames]
     times = [float(video.timestamps[i, 0]) for i in indices]
-    return choose_crop(faces, times, frames.shape[2], frames.shape[1], video.path)
+    return choose_crop(faces, times, frames.shape[2], frames.shape[1], video.label)
 
 
 def extract_frames(
@@ -47,13 +47,14 @@ def extract_frames(
     out_dir: Path,
     preset: Preset,
     progress: Callable[[int, int], None] | None = None,
+    source_label: str | None = None,
 ) -> FramesResult:
     """Write ``frames.npy`` (N, S, S, 3) uint8 and ``timestamps.parquet`` into ``out_dir``.
 
     The array is written through a memory map batch by batch, so peak memory does not grow with clip length.
     """
     started = time.perf_counter()
-    video = VideoFrames(source)
+    video = VideoFrames(source, label=source_label)
     with FaceDetector() as detector:
         crop = sample_face_crop(video, detector)
 

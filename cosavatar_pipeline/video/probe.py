@@ -43,6 +43,8 @@ def probe_video(path: Path, min_duration_s: float = MIN_DURATION_S, min_side_px:
     try:
         container = av.open(str(path))
     except av.FFmpegError as exc:
+        if _looks_like_mp4(path):
+            raise InputError(path, f"is a damaged or truncated mp4 ({_ffmpeg_reason(exc)})") from None
         raise InputError(path, f"is not a readable video file ({_ffmpeg_reason(exc)})") from None
     with container:
         if not container.streams.video:
@@ -62,8 +64,11 @@ def probe_video(path: Path, min_duration_s: float = MIN_DURATION_S, min_side_px:
                 path, f"is damaged or truncated: decoding stopped after {len(times)} frames ({_ffmpeg_reason(exc)})"
             ) from None
         rate = stream.average_rate or stream.guessed_rate
+        listed_frames = stream.frames
     if not times:
         raise InputError(path, "contains no decodable video frames (damaged or truncated file)")
+    if listed_frames and len(times) < listed_frames:
+        raise InputError(path, f"is truncated: its index lists {listed_frames} frames but only {len(times)} decode")
     fps = float(rate) if rate else (len(times) - 1) / max(times[-1] - times[0], 1e-6)
     intervals = [b - a for a, b in zip(times, times[1:])]
     variable = bool(intervals) and (max(intervals) - min(intervals)) > 0.5 / fps
@@ -89,3 +94,8 @@ def probe_video(path: Path, min_duration_s: float = MIN_DURATION_S, min_side_px:
 
 def _ffmpeg_reason(exc: Exception) -> str:
     return getattr(exc, "strerror", None) or str(exc)
+
+
+def _looks_like_mp4(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(12)[4:8] == b"ftyp"

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_VIDEOS = Path(__file__).resolve().parents[1].parent / "shared" / "videos"
+TALKING_WOMAN = SHARED_VIDEOS / "talking_woman_bluebg.mp4"
+DRIVING_MAN = SHARED_VIDEOS / "driving_man_expressions.mp4"
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+
+def shared_video(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"test clip {path} is absent (the team's ../shared/videos folder is not beside this checkout)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def mlflow_uri(tmp_path_factory) -> str:
+    """One sqlite MLflow store for the session: a fresh store costs seconds of migrations."""
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+
+
+@pytest.fixture
+def pipeline(tmp_path, monkeypatch, mlflow_uri):
+    """A project home and a real persistent Dagster instance (sqlite) in a temp DAGSTER_HOME."""
+    from cosavatar_pipeline.home import layout
+    from cosavatar_pipeline.operations import Pipeline
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("COSAVATAR_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
+    pipeline = Pipeline(home=layout(home))
+    yield pipeline
+    pipeline.instance.dispose()
+
+
+@pytest.fixture(scope="session")
+def bad_inputs(tmp_path_factory):
+    from tests.media import make_bad_inputs
+
+    return make_bad_inputs(tmp_path_factory.mktemp("bad_inputs"))
+
+
+@pytest.fixture(scope="session")
+def sample_clips(tmp_path_factory):
+    from cosavatar_pipeline.video.sample import make_sample_clips
+
+    return make_sample_clips(tmp_path_factory.mktemp("samples"))

@@ -1,0 +1,84 @@
+"""Small videos made on the fly for tests: good ones from the bundled portrait, and each kind of bad input."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+from skimage import data
+
+from cosavatar_pipeline.video.encode import write_mp4
+
+
+def portrait_frames(count: int, size: int = 256) -> list[np.ndarray]:
+    """The astronaut portrait with a small horizontal drift, so frames differ."""
+    image = cv2.resize(data.astronaut(), (size, size), interpolation=cv2.INTER_AREA)
+    return [np.roll(image, shift=i % 5, axis=1) for i in range(count)]
+
+
+def write_clip(path: Path, frames: list[np.ndarray], fps: float = 25.0) -> Path:
+    write_mp4(path, frames, fps)
+    return path
+
+
+def make_bad_inputs(folder: Path) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    bad: dict[str, Path] = {}
+
+    bad["text_as_mp4"] = folder / "notes.mp4"
+    bad["text_as_mp4"].write_text("this is not a video\n" * 20)
+
+    bad["zero_length"] = folder / "empty.mp4"
+    bad["zero_length"].write_bytes(b"")
+
+    good = write_clip(folder / "good_source.mp4", portrait_frames(50))
+    bad["truncated"] = folder / "truncated.mp4"
+    bad["truncated"].write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    # moov atom first ("fast start"): the index survives the cut, the frames do not
+    faststart = folder / "faststart_source.mp4"
+    with av.open(str(good)) as source, av.open(str(faststart), "w", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(source.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    bad["truncated_faststart"] = folder / "truncated_faststart.mp4"
+    bad["truncated_faststart"].write_bytes(faststart.read_bytes()[: faststart.stat().st_size // 2])
+
+    noise = [(rng.random((192, 192, 3)) * 255).astype(np.uint8) for _ in range(40)]
+    bad["no_face"] = write_clip(folder / "no_face.mp4", noise)
+
+    head = data.astronaut()[0:260, 110:350]
+    two_heads = np.ascontiguousarray(np.concatenate([head, head[:, ::-1]], axis=1))
+    bad["two_faces"] = write_clip(folder / "two_faces.mp4", [two_heads] * 40)
+
+    bad["too_short"] = write_clip(folder / "too_short.mp4", portrait_frames(12))  # 0.48 s
+
+    bad["too_small"] = write_clip(folder / "tiny.mp4", [cv2.resize(f, (64, 64)) for f in portrait_frames(40)])
+
+    bad["missing"] = folder / "does_not_exist.mp4"
+    return bad
+
+
+def write_variable_rate_clip(path: Path, frame_times_s: list[float], size: int = 192) -> Path:
+    """An mp4 whose frames sit at the given (irregular) presentation times."""
+    frames = portrait_frames(len(frame_times_s), size)
+    time_base = Fraction(1, 1000)
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = time_base
+        for image, t in zip(frames, frame_times_s):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = int(round(t * 1000))
+            frame.time_base = time_base
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path

@@ -1,0 +1,30 @@
+import pytest
+
+from cosavatar_pipeline.atomic import atomic_directory, write_json_atomic
+
+
+def test_failed_write_keeps_the_earlier_output(tmp_path):
+    target = tmp_path / "asset" / "video_a"
+    with atomic_directory(target) as staging:
+        (staging / "data.txt").write_text("first")
+    assert (target / "data.txt").read_text() == "first"
+
+    with pytest.raises(RuntimeError):
+        with atomic_directory(target) as staging:
+            (staging / "data.txt").write_text("half-written")
+            raise RuntimeError("step crashed")
+    assert (target / "data.txt").read_text() == "first"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["video_a"]  # no staging leftovers
+
+    with atomic_directory(target) as staging:
+        (staging / "data.txt").write_text("second")
+    assert (target / "data.txt").read_text() == "second"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["video_a"]
+
+
+def test_json_is_replaced_whole(tmp_path):
+    path = tmp_path / "entry.json"
+    write_json_atomic(path, {"a": 1})
+    write_json_atomic(path, {"a": 2})
+    assert path.read_text().strip().endswith("}") and '"a": 2' in path.read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["entry.json"]

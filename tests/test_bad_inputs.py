@@ -1,0 +1,88 @@
+"""Each bad input gets one clear message naming the file, writes nothing, and leaves other partitions intact."""
+
+import pytest
+from typer.testing import CliRunner
+
+from cosavatar_pipeline.cli import app
+from tests.media import portrait_frames, write_clip
+
+runner = CliRunner()
+
+EXPECTED = {
+    "text_as_mp4": "notes.mp4: is not a readable video file",
+    "zero_length": "empty.mp4: is empty (0 bytes)",
+    "truncated": "truncated.mp4: is a damaged or truncated mp4",
+    "truncated_faststart": "truncated_faststart.mp4: is damaged or truncated",
+    "no_face": "no_face.mp4: no face found: a face was detected in",
+    "two_faces": "two_faces.mp4: two faces of similar size",
+    "too_short": "too_short.mp4: is too short: 0.48 s",
+    "too_small": "tiny.mp4: resolution 64x64 is too small",
+    "missing": "does_not_exist.mp4: does not exist",
+}
+
+
+def _cli(*args):
+    return runner.invoke(app, list(args))
+
+
+@pytest.mark.parametrize("case", sorted(EXPECTED))
+def test_cli_rejects_bad_video(pipeline, bad_inputs, case):
+    result = _cli("add-video", str(bad_inputs[case]))
+    assert result.exit_code == 1, result.output
+    message = result.output.strip().splitlines()[-1]
+    assert message.startswith("error: ") and EXPECTED[case] in message, message
+    assert str(bad_inputs[case].parent) in message  # the full path, so the user knows which file
+    assert "Traceback" not in result.output
+    # nothing registered, no partition added
+    assert pipeline.registry.video_names() == []
+    assert pipeline.instance.get_dynamic_partitions("video") == []
+
+
+def test_cli_rejects_duplicates_and_bad_names(pipeline, tmp_path):
+    clip = write_clip(tmp_path / "portrait.mp4", portrait_frames(40))
+    assert _cli("add-video", str(clip)).exit_code == 0
+    assert pipeline.instance.get_dynamic_partitions("video") == ["portrait"]
+
+    again = _cli("add-video", str(clip), "--name", "portrait_again")
+    assert again.exit_code == 1
+    assert "portrait.mp4: already registered as video 'portrait'" in again.output
+
+    bad_name = _cli("add-video", str(clip), "--name", "My Clip")
+    assert bad_name.exit_code == 1 and "'My Clip': not a valid name" in bad_name.output
+    assert pipeline.instance.get_dynamic_partitions("video") == ["portrait"]
+
+    for args, message in [
+        (("add-edit", ""), "prompt: is empty"),
+        (("add-edit", "x" * 600), "600 characters long"),
+        (("add-edit", "glow", "--region", "aura"), "unknown region"),
+    ]:
+        result = _cli(*args)
+        assert result.exit_code == 1 and message in result.output
+    assert _cli("add-edit", "give her pink hair", "--name", "pink").exit_code == 0
+    clash = _cli("add-edit", "make it pinker", "--name", "pink")
+    assert clash.exit_code == 1 and "edit name 'pink' is taken" in clash.output
+    assert pipeline.instance.get_dynamic_partitions("edit") == ["pink"]
+
+
+@pytest.mark.parametrize("case", ["no_face", "truncated", "two_faces"])
+def test_dagster_step_fails_with_the_message_and_keeps_other_partitions(pipeline, bad_inputs, tmp_path, case):
+    good = write_clip(tmp_path / "good.mp4", portrait_frames(40))
+    pipeline.add_video(good, name="good")
+    assert pipeline.materialize_video("good").success
+    good_folder = pipeline.asset_folder("frames", "good")
+    before = {p.name: p.stat().st_mtime_ns for p in good_folder.iterdir()}
+
+    # registered without the up-front checks, as a file dropped by another tool would be
+    entry = pipeline.registry.register_video(bad_inputs[case], name="bad")
+    pipeline.instance.add_dynamic_partitions("video", [entry.name])
+    outcome = pipeline.materialize_video("bad")
+
+    assert not outcome.success
+    assert len(outcome.failures) == 1
+    assert EXPECTED[case] in outcome.failures[0], outcome.failures
+    assert "Traceback" not in outcome.failures[0]
+    # nothing partial for the bad partition, the good one untouched
+    frames_store = good_folder.parent
+    assert sorted(p.name for p in frames_store.iterdir()) == ["good"]
+    assert {p.name: p.stat().st_mtime_ns for p in good_folder.iterdir()} == before
+    assert pipeline.materialized("frames") == {"good"}

@@ -1,0 +1,71 @@
+import pytest
+
+from cosavatar_pipeline.errors import InputError, RegistryError
+from cosavatar_pipeline.registry import Registry, infer_region
+from cosavatar_pipeline.slugs import slugify, validate_slug
+
+
+def test_slugs():
+    assert slugify("Give her PINK hair!") == "give_her_pink_hair"
+    assert slugify("Émilie's clip (1)") == "emilie_s_clip_1"
+    assert validate_slug("talking_woman_2") == "talking_woman_2"
+    for bad in ("Talking", "with space", "dash-ed", "", "x" * 65, "edit|video"):
+        with pytest.raises(InputError, match="not a valid name"):
+            validate_slug(bad)
+
+
+@pytest.mark.parametrize(
+    "prompt, region",
+    [
+        ("give her pink hair", "hair"),
+        ("make her lips blue", "lips"),
+        ("turn his shirt red", "clothes"),
+        ("put a beach in the background", "background"),
+        ("give him green eyes", "eyes"),
+        ("add freckles to her face", "face"),
+        ("turn him into a bronze statue", "person"),
+    ],
+)
+def test_region_inference(prompt, region):
+    assert infer_region(prompt) == region
+
+
+def test_edit_registration_rules(tmp_path):
+    registry = Registry(tmp_path)
+    spec = registry.register_edit("give her pink hair")
+    assert (spec.name, spec.region, spec.region_inferred) == ("give_her_pink_hair", "hair", True)
+    assert registry.get_edit(spec.name) == spec
+    given = registry.register_edit("pencil sketch", name="sketch", region="all", seed=3)
+    assert (given.region, given.region_inferred, given.seed) == ("all", False, 3)
+
+    with pytest.raises(InputError, match="prompt: is empty"):
+        registry.register_edit("   ")
+    with pytest.raises(InputError, match="501 characters long; at most 500"):
+        registry.register_edit("x" * 501)
+    with pytest.raises(InputError, match="unknown region"):
+        registry.register_edit("make it glow", region="aura")
+    with pytest.raises(InputError, match="unknown editor"):
+        registry.register_edit("make it glow", editor="dalle")
+    with pytest.raises(RegistryError, match="'sketch' is taken"):
+        registry.register_edit("another sketch", name="sketch")
+    with pytest.raises(InputError, match="not a valid name"):
+        registry.register_edit("fine prompt", name="Bad Name")
+    assert registry.edit_names() == ["give_her_pink_hair", "sketch"]
+
+
+def test_video_registration_rejects_duplicates_and_missing_files(tmp_path):
+    registry = Registry(tmp_path / "registry")
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"0" * 100)
+    entry = registry.register_video(clip)
+    assert entry.name == "clip" and len(entry.sha256) == 64
+    copy = tmp_path / "copy.mp4"
+    copy.write_bytes(clip.read_bytes())
+    with pytest.raises(RegistryError, match=r"copy.mp4: already registered as video 'clip'"):
+        registry.register_video(copy)
+    other = tmp_path / "other.mp4"
+    other.write_bytes(b"1" * 100)
+    with pytest.raises(RegistryError, match="name 'clip' is taken"):
+        registry.register_video(other, name="clip")
+    with pytest.raises(InputError, match="does_not_exist.mp4: does not exist"):
+        registry.register_video(tmp_path / "does_not_exist.mp4")

@@ -31,7 +31,7 @@ def _fingerprint(path: Path) -> str:
     "reconstruct_video run for it. Bad files are reported in the sensor's log and skipped.",
 )
 def video_inbox_sensor(context: dg.SensorEvaluationContext, storage: StorageResource) -> dg.SensorResult:
-    # cursor: {"handled": {file name: fingerprint}, "pending": {file name: fingerprint seen last tick}}
+    # cursor: {"handled": {file name: size:mtime when taken}, "pending": {file name: size seen last tick}}
     cursor = json.loads(context.cursor) if context.cursor else {"handled": {}, "pending": {}}
     inbox = storage.home.inbox
     inbox.mkdir(parents=True, exist_ok=True)
@@ -45,9 +45,10 @@ def video_inbox_sensor(context: dg.SensorEvaluationContext, storage: StorageReso
         fingerprint = _fingerprint(path)
         if cursor["handled"].get(path.name) == fingerprint:
             continue
+        size = path.stat().st_size
         settled = time.time() - path.stat().st_mtime >= SETTLE_SECONDS
-        if cursor["pending"].get(path.name) != fingerprint or not settled:
-            pending[path.name] = fingerprint  # still being written, or first sight: look again next tick
+        if cursor["pending"].get(path.name) != size or not settled:
+            pending[path.name] = size  # first sight, still growing, or touched just now: look again next tick
             continue
         cursor["handled"][path.name] = fingerprint
         name = slugify(path.stem)

@@ -46,7 +46,7 @@ class Motion:
         )
 
 
-TALKING = Motion(mouth_rate_hz=2.2, mouth_amount=0.2, blink_times_s=(0.9, 2.6, 3.7), yaw_like_shift_px=7.0, roll_deg=4.0, nod_px=4.0)
+TALKING = Motion(mouth_rate_hz=2.2, mouth_amount=0.28, blink_times_s=(0.9, 2.6, 3.7), yaw_like_shift_px=7.0, roll_deg=4.0, nod_px=4.0)
 DRIVING = Motion(mouth_rate_hz=0.9, mouth_amount=0.32, blink_times_s=(1.5, 3.1), yaw_like_shift_px=4.0, roll_deg=-6.0, nod_px=7.0)
 
 
@@ -72,7 +72,7 @@ def _expression_displacements(points: np.ndarray, mouth: float, blink: float) ->
     weight[list(lm.LOWER_LIP)] = np.maximum(weight[list(lm.LOWER_LIP)], 0.9)
     displacement[:, 1] += mouth * mouth_width * weight
     for upper, lower in ((lm.UPPER_LID_RIGHT, lm.LOWER_LID_RIGHT), (lm.UPPER_LID_LEFT, lm.LOWER_LID_LEFT)):
-        displacement[list(upper)] += 0.85 * blink * (xy[list(lower)] - xy[list(upper)])
+        displacement[list(upper)] += 0.95 * blink * (xy[list(lower)] - xy[list(upper)])
     return displacement
 
 
@@ -85,6 +85,8 @@ def _rigid(points: np.ndarray, centre: np.ndarray, shift_x: float, shift_y: floa
 def render_clip(image: np.ndarray, points: np.ndarray, motion: Motion, seconds: float, fps: float):
     """Yield (H, W, 3) frames: the warped portrait at each time step."""
     height, width = image.shape[:2]
+    # Iris points sit inside the eye: pinning them would keep the eye open through a blink.
+    points = points[: lm.RIGHT_IRIS[0]]
     source_xy = points[:, :2].astype(np.float64)
     centre = source_xy.mean(axis=0)
     # Fixed anchors keep the frame border and shoulders still (static camera, moving head).

@@ -1,0 +1,37 @@
+# One entry point for set-up, demo, tests, web UI and benchmarks. Every target installs what it needs first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export COSAVATAR_HOME ?= $(CURDIR)/.cosavatar
+export DAGSTER_HOME ?= $(COSAVATAR_HOME)/dagster
+MLFLOW_URI = $(or $(MLFLOW_TRACKING_URI),sqlite:///$(COSAVATAR_HOME)/mlflow.db)
+
+.PHONY: install demo test ui bench clean-home
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+## make demo [VIDEO=path/to/clip.mp4] [PRESET=preview|standard|high]
+demo: $(BIN)/.installed
+	$(BIN)/cosavatar demo $(if $(VIDEO),--video "$(VIDEO)") $(if $(PRESET),--preset $(PRESET))
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest -q
+
+## Dagster web UI + daemon on :3000 and MLflow UI on :5000, over the same store as the CLI
+ui: $(BIN)/.installed
+	mkdir -p "$(DAGSTER_HOME)" && cp -n dagster.yaml "$(DAGSTER_HOME)/" || true
+	@echo "Dagster: http://127.0.0.1:3000   MLflow: http://127.0.0.1:5000   (Ctrl-C stops both)"
+	@bash -c 'set -m; "$(BIN)/mlflow" ui --backend-store-uri "$(MLFLOW_URI)" --host 127.0.0.1 --port 5000 & \
+	  trap "kill -INT $$! 2>/dev/null" EXIT; "$(BIN)/dagster" dev -w workspace.yaml -h 127.0.0.1 -p 3000'
+
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/frames_stage.py
+
+clean-home:
+	rm -rf "$(COSAVATAR_HOME)"

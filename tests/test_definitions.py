@@ -1,0 +1,39 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from cosavatar_pipeline.definitions import defs
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_asset_graph_and_partitions():
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert {"source_video", "frames"} <= keys
+    frames_node = graph.get(dg.AssetKey("frames"))
+    assert frames_node.parent_keys == {dg.AssetKey("source_video")}
+    assert frames_node.partitions_def.name == "video"
+    job = defs.resolve_job_def("reconstruct_video")
+    assert {dg.AssetKey("source_video"), dg.AssetKey("frames")} <= set(job.asset_layer.executable_asset_keys)
+    assert defs.resolve_sensor_def("video_inbox_sensor").job_name == "reconstruct_video"
+
+
+def test_edit_video_partitions_are_keyed_edit_then_video():
+    from assets.partitions import edit_video_partitions
+
+    assert [d.name for d in edit_video_partitions.partitions_defs] == ["edit", "video"]
+
+
+def test_dagster_cli_validates_the_workspace(tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "COSAVATAR_HOME": str(tmp_path / "home")}
+    dagster = Path(sys.executable).parent / "dagster"
+    result = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Validation successful" in result.stdout + result.stderr

@@ -1,0 +1,53 @@
+"""The inbox sensor: registers settled video files, skips ones still being written, reports bad ones."""
+
+import json
+import os
+import shutil
+import time
+
+import dagster as dg
+
+from assets.sensors import SETTLE_SECONDS, video_inbox_sensor
+from resources import StorageResource
+from tests.media import portrait_frames, write_clip
+
+
+def _tick(pipeline, cursor):
+    context = dg.build_sensor_context(
+        instance=pipeline.instance, cursor=cursor, resources={"storage": StorageResource(root=str(pipeline.home.root))}
+    )
+    return video_inbox_sensor(context)
+
+
+def _age(path, seconds):
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_inbox_sensor(pipeline, bad_inputs, tmp_path):
+    inbox = pipeline.home.inbox
+    inbox.mkdir(parents=True)
+    clip = write_clip(tmp_path / "Interview Take 2.mp4", portrait_frames(40))
+
+    # a file appearing is only noted; unchanged but written just now, it is still not taken
+    shutil.copyfile(clip, inbox / clip.name)
+    first = _tick(pipeline, None)
+    assert first.run_requests == [] and first.dynamic_partitions_requests == []
+    assert _tick(pipeline, first.cursor).run_requests == []
+
+    # settled (same size as last tick, untouched for SETTLE_SECONDS): registered, partition and run requested
+    _age(inbox / clip.name, SETTLE_SECONDS + 1)
+    shutil.copyfile(bad_inputs["text_as_mp4"], inbox / "broken.mp4")
+    (inbox / "notes.txt").write_text("not a video")
+    second = _tick(pipeline, first.cursor)
+    _age(inbox / "broken.mp4", SETTLE_SECONDS + 1)
+    assert [r.partition_key for r in second.run_requests] == ["interview_take_2"]
+    assert second.dynamic_partitions_requests[0].partition_keys == ["interview_take_2"]
+    assert pipeline.registry.get_video("interview_take_2").path == str(inbox / clip.name)
+
+    # the bad file is reported and skipped, the good one is not requested again
+    third = _tick(pipeline, second.cursor)
+    assert third.run_requests == [] and third.dynamic_partitions_requests == []
+    assert "broken.mp4" in json.loads(third.cursor)["handled"]
+    assert pipeline.registry.video_names() == ["interview_take_2"]
+    assert _tick(pipeline, third.cursor).run_requests == []

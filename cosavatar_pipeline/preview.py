@@ -43,3 +43,14 @@ def png_data_uri(image: np.ndarray, max_width: int = 512) -> str:
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG", optimize=True)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def draw_points(image: np.ndarray, point_sets: list[tuple[np.ndarray, tuple[int, int, int]]], scale: int = 2) -> np.ndarray:
+    """Upscale ``image`` by ``scale`` and draw each (P, 2) pixel point set as dots of the given RGB colour."""
+    import cv2
+
+    canvas = cv2.resize(np.asarray(image), None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    for points, colour in point_sets:
+        for x, y in np.asarray(points)[:, :2] * scale:
+            cv2.circle(canvas, (int(round(x)), int(round(y))), 1, colour, -1, lineType=cv2.LINE_AA)
+    return canvas

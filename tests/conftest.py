@@ -24,19 +24,31 @@ def mlflow_uri(tmp_path_factory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
 
 
-@pytest.fixture
-def pipeline(tmp_path, monkeypatch, mlflow_uri):
+def make_pipeline(root: Path, monkeypatch: pytest.MonkeyPatch, mlflow_uri: str):
     """A project home and a real persistent Dagster instance (sqlite) in a temp DAGSTER_HOME."""
     from cosavatar_pipeline.home import layout
     from cosavatar_pipeline.operations import Pipeline
 
-    home = tmp_path / "home"
-    monkeypatch.setenv("COSAVATAR_HOME", str(home))
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.setenv("COSAVATAR_HOME", str(root / "home"))
+    monkeypatch.setenv("DAGSTER_HOME", str(root / "dagster_home"))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
-    pipeline = Pipeline(home=layout(home))
+    return Pipeline(home=layout(root / "home"))
+
+
+@pytest.fixture
+def pipeline(tmp_path, monkeypatch, mlflow_uri):
+    pipeline = make_pipeline(tmp_path, monkeypatch, mlflow_uri)
     yield pipeline
     pipeline.instance.dispose()
+
+
+@pytest.fixture(scope="module")
+def module_pipeline(tmp_path_factory, mlflow_uri):
+    """One pipeline shared by a test module, for stages that are slow to materialize."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        pipeline = make_pipeline(tmp_path_factory.mktemp("pipeline"), monkeypatch, mlflow_uri)
+        yield pipeline
+        pipeline.instance.dispose()
 
 
 @pytest.fixture(scope="session")

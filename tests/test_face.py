@@ -1,0 +1,118 @@
+"""Face tracking and the face model on the real clips at the `preview` preset (real mediapipe, real fitting).
+
+Bounds, at 128 px (pupils ~22 px apart): mean reprojection error < 0.25 px and p95 < 1.0 px. FACE_NOTES found a
+non-rigid fit reaching 0.22 / 0.65 px at 256 px, i.e. ~0.11 / 0.33 px at 128 px; the bounds leave room for the
+driving clip's extreme yawns (its p95 is the larger) while catching a broken pose (a rigid-only fit is ~0.5 / 1.5 px
+at 128 px). Rotation leaked into the displacements < 0.5 deg and pose jitter against a 5-frame moving average
+< 0.3 deg, as in FACE_NOTES.
+"""
+
+import numpy as np
+import pytest
+
+from assets.face_coefficients import load_face_model
+from cosavatar_pipeline.errors import InputError
+from cosavatar_pipeline.face import landmarks as lm
+from cosavatar_pipeline.face.landmarks import track_landmarks
+from cosavatar_pipeline.face.motion import DrivingMotion, retarget
+from cosavatar_pipeline.video.frames import load_frames
+from resources import Manifest
+from tests.conftest import DRIVING_MAN, TALKING_WOMAN, shared_video
+
+
+@pytest.fixture(scope="module")
+def fitted(module_pipeline):
+    pipeline = module_pipeline
+    for name, clip in (("woman", TALKING_WOMAN), ("man", DRIVING_MAN)):
+        pipeline.add_video(shared_video(clip), name=name)
+        outcome = pipeline.materialize_video(name)
+        assert outcome.success, outcome.failures
+    return pipeline
+
+
+def _manifest(pipeline, asset, video) -> Manifest:
+    import json
+
+    return Manifest(**json.loads((pipeline.asset_folder(asset, video) / "manifest.json").read_text()))
+
+
+def _mouth_open_ratio(shapes: np.ndarray) -> np.ndarray:
+    """Inner-lip gap over forehead-to-chin height, on canonical 3D shapes (N, 478, 3)."""
+    gap = np.linalg.norm(shapes[:, lm.UPPER_INNER_LIP_CENTRE] - shapes[:, lm.LOWER_INNER_LIP_CENTRE], axis=-1)
+    return gap / np.linalg.norm(shapes[:, 10] - shapes[:, lm.CHIN], axis=-1)
+
+
+@pytest.mark.parametrize("video", ["woman", "man"])
+def test_fit_quality(fitted, video):
+    info = _manifest(fitted, "face_coefficients", video).info
+    assert info["tracked_ratio"] == 1.0
+    assert info["reprojection_px_mean"] < 0.25
+    assert info["reprojection_px_p95"] < 1.0
+    assert info["rotation_leaked_into_displacements_deg"] < 0.5
+    assert info["pose_jitter_deg_vs_5frame_average"] < 0.3
+    assert info["expression_variance_explained"] > 0.95
+    model = load_face_model(_manifest(fitted, "face_coefficients", video))
+    # metric scale: pupils 63 mm apart; a plausible face depth (camera 0.4-2 m away)
+    assert np.linalg.norm(model.identity[468] - model.identity[473]) == pytest.approx(63.0, abs=0.01)
+    assert 400 < model.head_translation_world_from_canonical[:, 2].mean() < 2000
+    assert np.abs(model.expression_codes[model.neutral_frame]).max() < 1e-4
+    # the asset checks ran and passed
+    import dagster as dg
+
+    for asset, check in (("face_landmarks", "face_landmarks_tracked"), ("face_coefficients", "face_coefficients_reproject")):
+        key = dg.AssetCheckKey(dg.AssetKey(asset), check)
+        record = fitted.instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
+        assert record.status.value == "SUCCEEDED"
+
+
+def test_neutral_first_frame_is_near_zero_and_open_mouth_is_far(fitted):
+    model = load_face_model(_manifest(fitted, "face_coefficients", "man"))
+    points = np.load(_manifest(fitted, "face_landmarks", "man").path("landmarks.npy"))
+    opening = np.linalg.norm(points[:, 13, :2] - points[:, 14, :2], axis=-1)
+    widest = np.argsort(opening)[-5:]
+    norms = np.linalg.norm(model.expression_codes, axis=1)
+    assert norms[0] < 0.2 * norms[widest].min()
+    assert norms[widest].min() > 2 * norms[0]
+    assert model.neutral_frame < 20  # the clip starts neutral; the chosen neutral frame is in that stretch
+
+
+def test_retarget_onto_itself_returns_its_own_codes_and_poses(fitted):
+    model = load_face_model(_manifest(fitted, "face_coefficients", "woman"))
+    motion = DrivingMotion.load(_manifest(fitted, "driving_motion", "woman").path("driving_motion.npz").parent)
+    codes, rotations, translations = retarget(motion, model)
+    np.testing.assert_allclose(codes, model.expression_codes, atol=1e-3)
+    np.testing.assert_allclose(rotations, model.head_rotation_world_from_canonical, atol=1e-5)
+    np.testing.assert_allclose(translations, model.head_translation_world_from_canonical, atol=1e-2)
+
+
+def test_retarget_driver_mouth_onto_target(fitted):
+    target = load_face_model(_manifest(fitted, "face_coefficients", "woman"))
+    driver = load_face_model(_manifest(fitted, "face_coefficients", "man"))
+    motion = DrivingMotion.load(_manifest(fitted, "driving_motion", "man").path("driving_motion.npz").parent)
+    codes, rotations, _ = retarget(motion, target)
+    driver_ratio = _mouth_open_ratio(driver.identity[None] + driver.displacements)
+    target_ratio = _mouth_open_ratio(target.shapes(codes))
+    widest = int(np.argmax(driver_ratio))
+    assert driver_ratio[widest] > 0.2  # a wide-open mouth
+    assert abs(target_ratio[widest] - driver_ratio[widest]) < 0.03
+    # the driver's head turns come across as turns of the target's head
+    from cosavatar_pipeline.face.geometry import mean_rotation, rotation_angle_deg
+
+    driver_turn = rotation_angle_deg(mean_rotation(driver.head_rotation_world_from_canonical)[None], driver.head_rotation_world_from_canonical)
+    target_turn = rotation_angle_deg(mean_rotation(target.head_rotation_world_from_canonical)[None], rotations)
+    np.testing.assert_allclose(target_turn, driver_turn, atol=1e-3)
+
+
+def test_untracked_frames_are_flagged_and_interpolated(fitted):
+    frames = np.array(load_frames(_manifest(fitted, "frames", "woman").path("frames.npy").parent))
+    background = np.median(frames[:, :10, :10].reshape(-1, 3), axis=0).astype(np.uint8)
+    hidden = frames.copy()
+    hidden[60:80] = background  # the face leaves the frame for 20 frames
+    track = track_landmarks(hidden, label="woman with a gap")
+    assert (~track.tracked).sum() == 20 and not track.tracked[60:80].any()
+    # interpolated points lie between the neighbours, not at zero
+    assert np.all(track.points[70, :, :2] > 10)
+    mostly_hidden = frames.copy()
+    mostly_hidden[20:] = background
+    with pytest.raises(InputError, match=r"woman mostly hidden: the face tracks in only \d+ of 165 frames"):
+        track_landmarks(mostly_hidden, label="woman mostly hidden")

@@ -3,7 +3,7 @@
 import dagster as dg
 
 
-VIDEO_STAGE_GROUPS = ("ingest", "face")
+VIDEO_STAGE_GROUPS = ("ingest", "face", "parsing")
 
 reconstruct_video_job = dg.define_asset_job(
     "reconstruct_video",

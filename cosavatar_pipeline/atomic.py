@@ -12,6 +12,17 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def _ordinary_permissions(path: Path, directory: bool) -> None:
+    """mkstemp/mkdtemp create private (0600/0700) entries; outputs get the usual umask-based permissions."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 @contextmanager
 def atomic_directory(final_dir: Path) -> Iterator[Path]:
     """Yield an empty staging folder; on success it replaces ``final_dir`` in one rename.
@@ -21,6 +32,7 @@ def atomic_directory(final_dir: Path) -> Iterator[Path]:
     final_dir = Path(final_dir)
     final_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{final_dir.name}.staging-", dir=final_dir.parent))
+    _ordinary_permissions(staging, directory=True)
     try:
         yield staging
     except BaseException:
@@ -41,6 +53,7 @@ def atomic_file(path: Path, mode: str = "wb") -> Iterator[Any]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _ordinary_permissions(Path(tmp_name), directory=False)
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle

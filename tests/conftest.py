@@ -42,15 +42,6 @@ def pipeline(tmp_path, monkeypatch, mlflow_uri):
     pipeline.instance.dispose()
 
 
-@pytest.fixture(scope="module")
-def module_pipeline(tmp_path_factory, mlflow_uri):
-    """One pipeline shared by a test module, for stages that are slow to materialize."""
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        pipeline = make_pipeline(tmp_path_factory.mktemp("pipeline"), monkeypatch, mlflow_uri)
-        yield pipeline
-        pipeline.instance.dispose()
-
-
 @pytest.fixture(scope="session")
 def bad_inputs(tmp_path_factory):
     from tests.media import make_bad_inputs
@@ -63,3 +54,24 @@ def sample_clips(tmp_path_factory):
     from cosavatar_pipeline.video.sample import make_sample_clips
 
     return make_sample_clips(tmp_path_factory.mktemp("samples"))
+
+
+@pytest.fixture(scope="session")
+def real_clips(tmp_path_factory, mlflow_uri):
+    """Both real clips registered as `woman` and `man` and every video stage materialized once, at `preview`."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        pipeline = make_pipeline(tmp_path_factory.mktemp("real_clips"), monkeypatch, mlflow_uri)
+        for name, clip in (("woman", TALKING_WOMAN), ("man", DRIVING_MAN)):
+            pipeline.add_video(shared_video(clip), name=name)
+            outcome = pipeline.materialize_video(name)
+            assert outcome.success, outcome.failures
+        yield pipeline
+        pipeline.instance.dispose()
+
+
+def manifest_of(pipeline, asset: str, partition: str):
+    import json
+
+    from resources import Manifest
+
+    return Manifest(**json.loads((pipeline.asset_folder(asset, partition) / "manifest.json").read_text()))

@@ -28,3 +28,18 @@ def test_json_is_replaced_whole(tmp_path):
     write_json_atomic(path, {"a": 2})
     assert path.read_text().strip().endswith("}") and '"a": 2' in path.read_text()
     assert [p.name for p in tmp_path.iterdir()] == ["entry.json"]
+
+
+def test_outputs_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    previous = os.umask(0o022)
+    try:
+        with atomic_directory(tmp_path / "out") as staging:
+            (staging / "a.txt").write_text("x")
+        write_json_atomic(tmp_path / "out.json", {})
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "out.json").stat().st_mode) == 0o644

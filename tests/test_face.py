@@ -16,24 +16,15 @@ from cosavatar_pipeline.face import landmarks as lm
 from cosavatar_pipeline.face.landmarks import track_landmarks
 from cosavatar_pipeline.face.motion import DrivingMotion, retarget
 from cosavatar_pipeline.video.frames import load_frames
-from resources import Manifest
-from tests.conftest import DRIVING_MAN, TALKING_WOMAN, shared_video
+from tests.conftest import manifest_of
 
 
 @pytest.fixture(scope="module")
-def fitted(module_pipeline):
-    pipeline = module_pipeline
-    for name, clip in (("woman", TALKING_WOMAN), ("man", DRIVING_MAN)):
-        pipeline.add_video(shared_video(clip), name=name)
-        outcome = pipeline.materialize_video(name)
-        assert outcome.success, outcome.failures
-    return pipeline
+def fitted(real_clips):
+    return real_clips
 
 
-def _manifest(pipeline, asset, video) -> Manifest:
-    import json
-
-    return Manifest(**json.loads((pipeline.asset_folder(asset, video) / "manifest.json").read_text()))
+_manifest = manifest_of
 
 
 def _mouth_open_ratio(shapes: np.ndarray) -> np.ndarray:

@@ -1,0 +1,1 @@
+"""Semantic parsing of portrait frames (label maps, named region masks) and the static background plate."""

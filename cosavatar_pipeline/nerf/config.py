@@ -1,0 +1,76 @@
+"""NeRF settings: every default in one place, one preset per quality level."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+
+@dataclass(frozen=True)
+class EncodingConfig:
+    kind: str = "triplane"  # triplane | hashgrid
+    channels: int = 16
+    resolution: int = 128  # tri-plane side
+    # hash grid only
+    levels: int = 12
+    features_per_level: int = 2
+    log2_table_size: int = 17
+    base_resolution: int = 16
+    max_resolution: int = 512
+
+
+@dataclass(frozen=True)
+class NerfConfig:
+    head_encoding: EncodingConfig = field(default_factory=EncodingConfig)
+    torso_encoding: EncodingConfig = field(default_factory=lambda: EncodingConfig(channels=8, resolution=64))
+    hidden_width: int = 64
+    appearance_dims: int = 8
+    expression_dims: int = 32  # uses at most this many of the face model's codes
+    head_samples: int = 32
+    torso_samples: int = 16
+    rays_per_step: int = 2048
+    person_ray_fraction: float = 0.8
+    steps: int = 1500
+    learning_rate: float = 1e-2
+    mlp_learning_rate: float = 2e-3
+    opacity_weight: float = 0.1
+    head_split_weight: float = 0.05
+    occupancy_resolution: int = 48
+    occupancy_warmup_steps: int = 200
+    occupancy_update_every: int = 16
+    occupancy_threshold: float = 0.01  # density (per cm) under which a cell is skipped
+    holdout_every: int = 10  # every 10th frame is held out for evaluation
+    checkpoint_every: int = 250
+    log_every: int = 25
+    seed: int = 0
+    threads: int | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "NerfConfig":
+        values = dict(values)
+        values["head_encoding"] = EncodingConfig(**values["head_encoding"])
+        values["torso_encoding"] = EncodingConfig(**values["torso_encoding"])
+        return cls(**values)
+
+
+NERF_PRESETS: dict[str, NerfConfig] = {
+    "preview": NerfConfig(),
+    "standard": NerfConfig(
+        head_encoding=EncodingConfig(channels=16, resolution=256), rays_per_step=4096, steps=4000, head_samples=40
+    ),
+    "high": NerfConfig(
+        head_encoding=EncodingConfig(kind="hashgrid", log2_table_size=19, max_resolution=1024),
+        torso_encoding=EncodingConfig(kind="hashgrid", levels=10, log2_table_size=17, max_resolution=512),
+        rays_per_step=8192,
+        steps=20000,
+        head_samples=48,
+        torso_samples=24,
+        hidden_width=64,
+    ),
+}
+
+
+def nerf_config(preset: str, **overrides) -> NerfConfig:
+    return replace(NERF_PRESETS[preset], **overrides)

@@ -1,0 +1,51 @@
+"""Head and torso radiance fields: encoding + conditioning -> small MLP -> density (per cm) and RGB."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from cosavatar_pipeline.nerf.config import EncodingConfig
+from cosavatar_pipeline.nerf.encoding import build_encoding
+
+DENSITY_BIAS = 2.0  # softplus(x - 2): a sane initial opacity with sample spacing in centimetres
+
+
+def _mlp(inputs: int, width: int, outputs: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(inputs, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, outputs))
+
+
+class ConditionedField(nn.Module):
+    """density, rgb = MLP([encoding(x), condition]); x is already normalised to [-1, 1]^3 in the field's box."""
+
+    def __init__(self, encoding: EncodingConfig, condition_dims: int, width: int):
+        super().__init__()
+        self.encoding = build_encoding(encoding)
+        self.condition_dims = condition_dims
+        self.mlp = _mlp(self.encoding.output_dims + condition_dims, width, 4)
+
+    def forward(self, points: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.encoding(points)
+        if self.condition_dims:
+            features = torch.cat([features, condition], dim=-1)
+        raw = self.mlp(features)
+        density = nn.functional.softplus(raw[:, 0] - DENSITY_BIAS)
+        rgb = torch.sigmoid(raw[:, 1:])
+        return density, rgb
+
+
+class HeadField(ConditionedField):
+    """Canonical head space; conditioned on the expression code and a per-frame appearance latent."""
+
+    def __init__(self, encoding: EncodingConfig, expression_dims: int, appearance_dims: int, width: int):
+        super().__init__(encoding, expression_dims + appearance_dims, width)
+
+
+class TorsoField(ConditionedField):
+    """Camera space; conditioned on the head pose (rotation vector and translation, relative to the clip mean),
+    so neck and shoulders follow the head."""
+
+    POSE_DIMS = 6
+
+    def __init__(self, encoding: EncodingConfig, width: int):
+        super().__init__(encoding, self.POSE_DIMS, width)

@@ -1,0 +1,76 @@
+"""Render whole frames from a trained avatar for any expression codes, head poses and appearance latents."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from cosavatar_pipeline.nerf.dataset import AvatarDataset, RayBatch, pose_conditions
+from cosavatar_pipeline.nerf.model import AvatarModel
+from cosavatar_pipeline.nerf.trainer import camera_of
+
+CHUNK = 16384
+
+
+@torch.no_grad()
+def render_frames(
+    model: AvatarModel,
+    dataset: AvatarDataset,
+    expressions: np.ndarray,
+    rotations: np.ndarray,
+    translations: np.ndarray,
+    appearance: np.ndarray | None = None,
+    pose_reference: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
+    """Returns rgb (N, S, S, 3) uint8, opacity (N, S, S), depth (N, S, S) mm, head_share (N, S, S).
+
+    appearance: (N, A) latents, default zero (new motion). pose_reference: the rotations and translations the
+    torso's pose conditioning is relative to (default: the dataset's own, so a retargeted pose is read on the
+    target's terms).
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    count, size = len(expressions), dataset.size
+    reference_rotations, reference_translations = pose_reference or (dataset.rotations, dataset.translations)
+    conditions = pose_conditions(rotations, translations, (reference_rotations, reference_translations))
+    pixels = dataset.full_frame_pixels()
+    background = torch.from_numpy(dataset.plate[pixels[:, 1], pixels[:, 0]])
+    latents = np.zeros((count, model.config.appearance_dims), np.float32) if appearance is None else appearance
+    outputs = {"rgb": [], "opacity": [], "depth": [], "head_share": []}
+    for index in range(count):
+        frame_out = {k: [] for k in outputs}
+        for start in range(0, len(pixels), CHUNK):
+            chunk = pixels[start : start + CHUNK]
+            n = len(chunk)
+            rays = RayBatch(
+                frame=torch.zeros(n, dtype=torch.long),
+                pixels=torch.from_numpy(chunk.astype(np.float32)),
+                rotation=torch.from_numpy(np.repeat(rotations[index : index + 1].astype(np.float32), n, axis=0)),
+                translation=torch.from_numpy(np.repeat(translations[index : index + 1].astype(np.float32), n, axis=0)),
+                expression=torch.from_numpy(np.repeat(expressions[index : index + 1].astype(np.float32), n, axis=0)),
+                pose_condition=torch.from_numpy(np.repeat(conditions[index : index + 1], n, axis=0)),
+                background=background[start : start + CHUNK],
+            ).to(device)
+            latent = torch.from_numpy(np.repeat(latents[index : index + 1].astype(np.float32), n, axis=0)).to(device)
+            result = model.render_rays(rays, appearance=latent, jitter=False, skip_empty=True, camera=camera_of(dataset))
+            for key in frame_out:
+                frame_out[key].append(result[key].cpu())
+        for key in outputs:
+            values = torch.cat(frame_out[key]).numpy()
+            outputs[key].append(values.reshape(size, size, *values.shape[1:]))
+    model.train()
+    rgb = np.stack(outputs["rgb"])
+    return {
+        "rgb": (rgb.clip(0, 1) * 255 + 0.5).astype(np.uint8),
+        "opacity": np.stack(outputs["opacity"]),
+        "depth": np.stack(outputs["depth"]),
+        "head_share": np.stack(outputs["head_share"]),
+    }
+
+
+def render_dataset_frames(model: AvatarModel, dataset: AvatarDataset, frame_ids: np.ndarray, own_appearance: bool) -> dict[str, np.ndarray]:
+    """Re-render the dataset's own frames; held-out frames use a zero appearance latent."""
+    appearance = model.appearance[torch.from_numpy(frame_ids)].detach().cpu().numpy() if own_appearance else None
+    return render_frames(
+        model, dataset, dataset.expressions[frame_ids], dataset.rotations[frame_ids], dataset.translations[frame_ids], appearance
+    )

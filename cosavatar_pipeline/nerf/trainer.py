@@ -1,0 +1,127 @@
+"""Train the avatar on one video: batched rays, checkpoints every N steps, resume from the last checkpoint."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cosavatar_pipeline.nerf import losses
+from cosavatar_pipeline.nerf.allocator import tune_glibc_malloc
+from cosavatar_pipeline.nerf.checkpoint import has_checkpoint, load_checkpoint, restore, save_checkpoint
+from cosavatar_pipeline.nerf.config import NerfConfig
+from cosavatar_pipeline.nerf.dataset import AvatarDataset
+from cosavatar_pipeline.nerf.model import AvatarModel
+
+MetricsCallback = Callable[[int, dict[str, float]], None]
+
+
+@dataclass
+class TrainingRun:
+    model: AvatarModel
+    steps_done: int
+    resumed_from: int  # 0 when trained from scratch
+    seconds: float
+    rays_per_second: float
+    samples_per_second: float  # evaluated (in-box, occupied) samples
+    nominal_samples_per_second: float  # rays x samples per ray, as baselines count them
+
+
+def build_model(config: NerfConfig, dataset: AvatarDataset) -> AvatarModel:
+    return AvatarModel(config, dataset.count, dataset.expressions.shape[1], dataset.head_box, dataset.torso_box)
+
+
+def build_optimizer(model: AvatarModel, config: NerfConfig) -> torch.optim.Optimizer:
+    return torch.optim.Adam(
+        [
+            {"params": model.encoding_parameters(), "lr": config.learning_rate},
+            {"params": model.network_parameters(), "lr": config.mlp_learning_rate},
+        ],
+        eps=1e-15,
+    )
+
+
+def camera_of(dataset: AvatarDataset) -> tuple[float, tuple[float, float]]:
+    return dataset.camera.focal_px, dataset.camera.principal_point
+
+
+def train_step(model, optimizer, dataset, config, rng, device, step: int) -> dict[str, float]:
+    rays, targets = dataset.sample(rng, config.rays_per_step, config.person_ray_fraction)
+    rays, targets = rays.to(device), targets.to(device)
+    output = model.render_rays(rays, jitter=True, skip_empty=step >= config.occupancy_warmup_steps, camera=camera_of(dataset))
+    photometric = losses.photometric(output["rgb"], targets.rgb)
+    opacity = losses.opacity_vs_mask(output["opacity"], targets.person)
+    split = losses.head_split(output["head_opacity"], targets.head, targets.head_valid)
+    loss = photometric + config.opacity_weight * opacity + config.head_split_weight * split
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return {
+        "loss": float(loss.detach()),
+        "photometric": float(photometric.detach()),
+        "psnr": float(-10 * torch.log10(photometric.detach().clamp_min(1e-10))),
+        "opacity_loss": float(opacity.detach()),
+        "head_split_loss": float(split.detach()),
+        "evaluated_samples": float(output["evaluated_samples"]),
+    }
+
+
+def train_avatar(
+    dataset: AvatarDataset,
+    config: NerfConfig,
+    checkpoint_dir: Path,
+    device: torch.device | str = "cpu",
+    on_metrics: MetricsCallback | None = None,
+    max_seconds: float | None = None,
+    initial_state: dict[str, torch.Tensor] | None = None,
+) -> TrainingRun:
+    """Train for ``config.steps`` steps (or until ``max_seconds``), resuming from ``checkpoint_dir`` when it holds a
+    checkpoint. ``initial_state`` starts from another model's weights (fine-tuning)."""
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    tune_glibc_malloc()
+    torch.manual_seed(config.seed)
+    device = torch.device(device)
+    model = build_model(config, dataset).to(device)
+    optimizer = build_optimizer(model, config)
+    start_step = 0
+    if has_checkpoint(checkpoint_dir):
+        tensors, meta = load_checkpoint(checkpoint_dir)
+        restore(model, optimizer, tensors, meta)
+        model.to(device)
+        start_step = int(meta["step"])
+    elif initial_state is not None:
+        model.load_state_dict(initial_state)
+    rng = np.random.default_rng(config.seed + start_step)
+    started = time.perf_counter()
+    evaluated = 0
+    step = start_step
+    last = {}
+    while step < config.steps:
+        if step >= config.occupancy_warmup_steps and step % config.occupancy_update_every == 0:
+            model.refresh_occupancy(dataset, rng)
+        last = train_step(model, optimizer, dataset, config, rng, device, step)
+        evaluated += last["evaluated_samples"]
+        step += 1
+        if on_metrics and (step % config.log_every == 0 or step == config.steps):
+            on_metrics(step, {**last, "head_occupied_fraction": model.head_occupancy.occupied_fraction})
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            save_checkpoint(checkpoint_dir, model, optimizer, {"step": step, "config": config.as_dict()})
+        if max_seconds is not None and time.perf_counter() - started >= max_seconds:
+            save_checkpoint(checkpoint_dir, model, optimizer, {"step": step, "config": config.as_dict()})
+            break
+    seconds = time.perf_counter() - started
+    steps_run = max(step - start_step, 1)
+    return TrainingRun(
+        model=model,
+        steps_done=step,
+        resumed_from=start_step,
+        seconds=seconds,
+        rays_per_second=steps_run * config.rays_per_step / max(seconds, 1e-9),
+        samples_per_second=evaluated / max(seconds, 1e-9),
+        nominal_samples_per_second=steps_run * config.rays_per_step * (config.head_samples + config.torso_samples) / max(seconds, 1e-9),
+    )

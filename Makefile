@@ -6,7 +6,7 @@ export COSAVATAR_HOME ?= $(CURDIR)/.cosavatar
 export DAGSTER_HOME ?= $(COSAVATAR_HOME)/dagster
 MLFLOW_URI = $(or $(MLFLOW_TRACKING_URI),sqlite:///$(COSAVATAR_HOME)/mlflow.db)
 
-.PHONY: install demo test ui bench clean-home
+.PHONY: install demo test ui bench bench-nerf clean-home
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ ui: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/frames_stage.py
+
+bench-nerf: $(BIN)/.installed
+	$(BIN)/python benchmarks/nerf_train.py
 
 clean-home:
 	rm -rf "$(COSAVATAR_HOME)"

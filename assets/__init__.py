@@ -9,6 +9,7 @@ warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*partiti
 # Data versions from content hashes are what make lineage show a changed input; the parameter is "beta" in 1.13.
 warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*data_version.*")
 
+from assets.avatar import avatar, avatar_beats_background_plate
 from assets.background_plate import background_plate
 from assets.driving_motion import driving_motion
 from assets.face_coefficients import face_coefficients, face_coefficients_reproject
@@ -30,6 +31,8 @@ ALL_ASSETS = [
     # parsing
     face_parsing,
     background_plate,
+    # reconstruction
+    avatar,
 ]
 ALL_ASSET_CHECKS = [
     frames_cover_source_duration,
@@ -37,6 +40,7 @@ ALL_ASSET_CHECKS = [
     face_coefficients_reproject,
     face_parsing_face_in_every_frame,
     face_parsing_hair_and_torso_present,
+    avatar_beats_background_plate,
 ]
 ALL_JOBS = [reconstruct_video_job]
 ALL_SENSORS = [video_inbox_sensor]

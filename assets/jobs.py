@@ -3,7 +3,7 @@
 import dagster as dg
 
 
-VIDEO_STAGE_GROUPS = ("ingest", "face", "parsing")
+VIDEO_STAGE_GROUPS = ("ingest", "face", "parsing", "reconstruction")
 
 reconstruct_video_job = dg.define_asset_job(
     "reconstruct_video",

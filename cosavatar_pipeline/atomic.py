@@ -31,6 +31,9 @@ def atomic_directory(final_dir: Path) -> Iterator[Path]:
     """
     final_dir = Path(final_dir)
     final_dir.parent.mkdir(parents=True, exist_ok=True)
+    # leftovers of a writer that was killed (no exception handler ran); one writer per folder at a time
+    for stale in final_dir.parent.glob(f".{final_dir.name}.staging-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{final_dir.name}.staging-", dir=final_dir.parent))
     _ordinary_permissions(staging, directory=True)
     try:

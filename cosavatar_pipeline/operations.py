@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,17 @@ from cosavatar_pipeline.video.frames import check_video
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 VIDEO_JOB = "reconstruct_video"
+LAUNCHER_TAG, PID_TAG, HOST_TAG = "cosavatar/launcher", "cosavatar/pid", "cosavatar/host"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def instance_for(home: HomeLayout) -> dg.DagsterInstance:
@@ -81,7 +93,10 @@ class Pipeline:
         return self.add_edit(prompt, name=name)
 
     # runs ---------------------------------------------------------------------------------------------------------
-    def materialize_video(self, video: str, select: list[str] | None = None) -> StepOutcome:
+    def materialize_video(
+        self, video: str, select: list[str] | None = None, asset_config: dict[str, dict] | None = None
+    ) -> StepOutcome:
+        """Run the video-stage job for one partition; ``asset_config`` maps asset names to their run config."""
         from cosavatar_pipeline.definitions import defs
 
         self.registry.get_video(video)
@@ -95,14 +110,32 @@ class Pipeline:
             if unknown:
                 raise RegistryError(f"unknown asset(s) {unknown}; video-stage assets are {sorted(known)}")
             selection = [known[name] for name in select]
+        run_config = {**self.run_config, "ops": {name: {"config": values} for name, values in (asset_config or {}).items()}}
+        self.reap_dead_runs()
         result = job.execute_in_process(
-            run_config=self.run_config,
+            run_config=run_config,
+            tags={LAUNCHER_TAG: "cli", PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
             partition_key=video,
             instance=self.instance,
             asset_selection=selection,
             raise_on_error=False,
         )
         return StepOutcome(video, result.success, step_failure_messages(result), result.run_id)
+
+    def reap_dead_runs(self) -> list[str]:
+        """Mark runs of this machine's CLI whose process died (killed, crashed) as failed and free the pool slots
+        they held; otherwise a dead run keeps the `gpu` slot and every later GPU step waits for it forever."""
+        reaped = []
+        started = self.instance.get_runs(
+            filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED], tags={LAUNCHER_TAG: "cli", HOST_TAG: socket.gethostname()})
+        )
+        for run in started:
+            pid = int(run.tags.get(PID_TAG, "0"))
+            if pid and pid != os.getpid() and not _process_alive(pid):
+                self.instance.report_run_failed(run, f"its process {pid} ended without finishing (killed or crashed)")
+                self.instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+                reaped.append(run.run_id)
+        return reaped
 
     def materialized(self, asset_name: str) -> set[str]:
         return set(self.instance.get_materialized_partitions(dg.AssetKey(asset_name)))

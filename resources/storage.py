@@ -84,6 +84,12 @@ class StorageResource(dg.ConfigurableResource):
     def folder(self, asset_name: str, partition_key: str) -> Path:
         return partition_folder(self.home.store, asset_name, partition_key)
 
+    def checkpoint_folder(self, context: dg.AssetExecutionContext) -> Path:
+        """Scratch space that survives a failed or interrupted materialization, so a rerun resumes from it."""
+        folder = partition_folder(self.home.root / "checkpoints", context.asset_key.path[-1], context.partition_key)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
     @contextmanager
     def write_partition(self, context: dg.AssetExecutionContext) -> Iterator[PartitionWriter]:
         """Stage the asset partition's files; they replace the earlier output only if the block succeeds."""

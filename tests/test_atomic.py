@@ -43,3 +43,13 @@ def test_outputs_get_ordinary_permissions(tmp_path):
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755
     assert stat.S_IMODE((tmp_path / "out.json").stat().st_mode) == 0o644
+
+
+def test_a_killed_writers_leftovers_are_cleared_by_the_next_write(tmp_path):
+    target = tmp_path / "asset" / "video_a"
+    leftover = tmp_path / "asset" / ".video_a.staging-abc123"
+    leftover.mkdir(parents=True)
+    (leftover / "half.npy").write_bytes(b"partial")
+    with atomic_directory(target) as staging:
+        (staging / "data.txt").write_text("whole")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["video_a"]

@@ -45,6 +45,24 @@ def build_optimizer(model: AvatarModel, config: NerfConfig) -> torch.optim.Optim
     )
 
 
+def load_trained(folder: Path, dataset: AvatarDataset, device: torch.device | str = "cpu") -> AvatarModel:
+    """The avatar saved in ``folder`` (a checkpoint), for rendering or fine-tuning."""
+    tensors, meta = load_checkpoint(folder)
+    model = build_model(NerfConfig.from_dict(meta["config"]), dataset)
+    restore(model, None, tensors, meta)
+    return model.to(device)
+
+
+def compatible_checkpoint(folder: Path, config: NerfConfig) -> bool:
+    """A checkpoint can be resumed only by a model of the same architecture."""
+    if not has_checkpoint(folder):
+        return False
+    _, meta = load_checkpoint(folder)
+    saved = NerfConfig.from_dict(meta["config"])
+    architecture = ("head_encoding", "torso_encoding", "hidden_width", "appearance_dims", "expression_dims", "occupancy_resolution")
+    return all(getattr(saved, name) == getattr(config, name) for name in architecture)
+
+
 def camera_of(dataset: AvatarDataset) -> tuple[float, tuple[float, float]]:
     return dataset.camera.focal_px, dataset.camera.principal_point
 

@@ -11,7 +11,7 @@ from assets.background_plate import PLATE_FILE
 from assets.face_coefficients import load_face_model
 from assets.face_parsing import load_labels
 from assets.partitions import video_partitions
-from assets.reporting import preview_metadata
+from assets.reporting import manifest_output, preview_metadata
 from cosavatar_pipeline.nerf.checkpoint import META_FILE, TENSORS_FILE
 from cosavatar_pipeline.nerf.config import NERF_PRESETS, NerfConfig
 from cosavatar_pipeline.nerf.dataset import AvatarDataset
@@ -103,10 +103,9 @@ def avatar(
         run.log_metrics(figures)
         run.log_image(evaluation.preview, "holdout_gt_render_depth.png")
     shutil.rmtree(scratch, ignore_errors=True)
-    return dg.Output(
+    return manifest_output(
         writer.manifest,
-        data_version=dg.DataVersion(writer.manifest.data_version),
-        metadata={
+        {
             **{k: round(v, 3) for k, v in figures.items()},
             "device": str(torch_device),
             "preview (ground truth | render | depth)": preview_metadata(evaluation.preview, "held-out frames"),

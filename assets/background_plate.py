@@ -5,7 +5,7 @@ import numpy as np
 
 from assets.face_parsing import load_labels
 from assets.partitions import video_partitions
-from assets.reporting import preview_metadata
+from assets.reporting import manifest_output, preview_metadata
 from cosavatar_pipeline.parsing.background import estimate_background
 from cosavatar_pipeline.preview import save_png
 from cosavatar_pipeline.video.frames import FRAMES_FILE, load_frames
@@ -42,10 +42,9 @@ def background_plate(
         writer.record([PLATE_FILE, NEVER_SEEN_FILE, PLATE_PNG], never_seen_fraction=result.never_seen_fraction)
         run.log_metrics({"never_seen_fraction": result.never_seen_fraction})
         run.log_image(preview, "plate_never_seen_frame0.png")
-    return dg.Output(
+    return manifest_output(
         writer.manifest,
-        data_version=dg.DataVersion(writer.manifest.data_version),
-        metadata={
+        {
             "never_seen_fraction": round(result.never_seen_fraction, 4),
             "preview (plate | never seen | frame 0)": preview_metadata(preview, "background plate"),
             **mlflow_metadata(run),

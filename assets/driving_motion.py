@@ -5,6 +5,7 @@ import numpy as np
 
 from assets.face_coefficients import load_face_model
 from assets.partitions import video_partitions
+from assets.reporting import manifest_output
 from cosavatar_pipeline.face.geometry import rotation_angle_deg
 from cosavatar_pipeline.face.motion import DrivingMotion
 from resources import Manifest, StorageResource
@@ -30,6 +31,4 @@ def driving_motion(context: dg.AssetExecutionContext, face_coefficients: Manifes
     }
     with storage.write_partition(context) as writer:
         writer.record([motion.save(writer.staging)], **figures)
-    return dg.Output(
-        writer.manifest, data_version=dg.DataVersion(writer.manifest.data_version), metadata={k: round(v, 4) for k, v in figures.items()}
-    )
+    return manifest_output(writer.manifest, {k: round(v, 4) for k, v in figures.items()})

@@ -10,7 +10,7 @@ import pandas as pd
 
 from assets.face_landmarks import LANDMARKS_FILE, TRACKING_FILE
 from assets.partitions import video_partitions
-from assets.reporting import preview_metadata
+from assets.reporting import manifest_output, preview_metadata
 from cosavatar_pipeline.face.fitting import FitConfig, fit_face_model
 from cosavatar_pipeline.face.landmarks import LandmarkTrack
 from cosavatar_pipeline.face.model import FaceModel
@@ -83,10 +83,9 @@ def face_coefficients(
         )
         run.log_metrics(figures)
         run.log_image(preview, "fitted_landmarks.png")
-    return dg.Output(
+    return manifest_output(
         writer.manifest,
-        data_version=dg.DataVersion(writer.manifest.data_version),
-        metadata={
+        {
             **{k: round(v, 4) for k, v in figures.items()},
             "focal_px": round(result.model.camera.focal_px, 2),
             "preview (green: detected, red: fitted)": preview_metadata(preview, "fitted landmarks"),

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from assets.partitions import video_partitions
-from assets.reporting import ProgressLog, preview_metadata, user_errors_fail_the_step
+from assets.reporting import ProgressLog, manifest_output, preview_metadata, user_errors_fail_the_step
 from cosavatar_pipeline.face.landmarks import track_landmarks
 from cosavatar_pipeline.preview import contact_sheet, draw_points
 from cosavatar_pipeline.video.frames import FRAMES_FILE, load_frames
@@ -49,10 +49,9 @@ def face_landmarks(
         )
         run.log_metrics(figures)
         run.log_image(preview, "landmarks.png")
-    return dg.Output(
+    return manifest_output(
         writer.manifest,
-        data_version=dg.DataVersion(writer.manifest.data_version),
-        metadata={**figures, "preview": preview_metadata(preview, "landmarks"), **mlflow_metadata(run)},
+        {**figures, "preview": preview_metadata(preview, "landmarks"), **mlflow_metadata(run)},
     )
 
 

@@ -5,7 +5,7 @@ import numpy as np
 
 from assets.face_landmarks import LANDMARKS_FILE
 from assets.partitions import video_partitions
-from assets.reporting import ProgressLog, preview_metadata
+from assets.reporting import ProgressLog, manifest_output, preview_metadata
 from cosavatar_pipeline.parsing import labels as L
 from cosavatar_pipeline.parsing.mediapipe_parser import MediapipeParser
 from cosavatar_pipeline.parsing.metrics import class_area_fractions, consecutive_iou, presence_ratio
@@ -67,10 +67,9 @@ def face_parsing(
         run.log_metrics(figures)
         run.log_image(preview, "parsing_overlays.png")
         del label_maps
-    return dg.Output(
+    return manifest_output(
         writer.manifest,
-        data_version=dg.DataVersion(writer.manifest.data_version),
-        metadata={
+        {
             "label_set_version": L.LABEL_SET_VERSION,
             "labels": {str(k): v for k, v in L.LABELS.items()},
             "backend": parser.name,

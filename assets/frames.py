@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from assets.partitions import video_partitions
-from assets.reporting import ProgressLog, preview_metadata, user_errors_fail_the_step
+from assets.reporting import ProgressLog, manifest_output, preview_metadata, user_errors_fail_the_step
 from assets.source_video import SOURCE_FILE
 from cosavatar_pipeline.presets import get_preset
 from cosavatar_pipeline.preview import contact_sheet
@@ -48,10 +48,9 @@ def frames(
         run.log_params({"preset": preset.name, "resolution": preset.resolution, "fps": preset.fps, **{f"crop_{k}": v for k, v in crop.items()}})
         run.log_metrics({"frame_count": result.frame_count, "seconds": result.seconds, "upsampled": float(result.upsampled)})
         run.log_image(sheet, "contact_sheet.png")
-    return dg.Output(
+    return manifest_output(
         writer.manifest,
-        data_version=dg.DataVersion(writer.manifest.data_version),
-        metadata={
+        {
             "frame_count": result.frame_count,
             "fps": result.fps,
             "resolution": result.resolution,

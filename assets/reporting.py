@@ -21,6 +21,11 @@ def user_errors_fail_the_step() -> Iterator[None]:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
 
 
+def manifest_output(manifest, metadata: dict) -> dg.Output:
+    """The asset's value (its committed manifest), versioned by the hashes of its files, with its metadata."""
+    return dg.Output(manifest, data_version=dg.DataVersion(manifest.data_version), metadata=metadata)
+
+
 def preview_metadata(image: np.ndarray, title: str) -> dg.MetadataValue:
     return dg.MetadataValue.md(f"![{title}]({png_data_uri(image)})")
 

@@ -74,8 +74,7 @@ def prepare(video: Path, workdir: Path) -> AvatarDataset:
     return AvatarDataset(frames, labels, plate, face_model, expression_dims=32)
 
 
-def throughput(model, dataset, config, steps: int, skip_empty: bool) -> tuple[float, float]:
-    optimizer = build_optimizer(model, config) if hasattr(model, "encoding_parameters") else torch.optim.Adam(model.parameters(), 1e-3)
+def throughput(model, optimizer, dataset, config, steps: int, skip_empty: bool) -> tuple[float, float]:
     rng = np.random.default_rng(0)
     step_index = config.occupancy_warmup_steps if skip_empty else 0
     if skip_empty:
@@ -104,12 +103,14 @@ def main() -> None:
     config = nerf_config("preview", steps=10**9, checkpoint_every=10**9, log_every=10**9)
 
     ours = build_model(config, dataset)
-    ours_rays, ours_samples = throughput(ours, dataset, config, args.throughput_steps, skip_empty=False)
+    ours_optimizer = build_optimizer(ours, config)
+    ours_rays, ours_samples = throughput(ours, ours_optimizer, dataset, config, args.throughput_steps, skip_empty=False)
     baseline = build_model(config, dataset)
     baseline.head = PositionalEncodingField(baseline.head.condition_dims)
     baseline.torso = PositionalEncodingField(baseline.torso.condition_dims)
-    base_rays, base_samples = throughput(baseline, dataset, config, max(5, args.throughput_steps // 4), skip_empty=False)
-    skip_rays, skip_samples = throughput(ours, dataset, config, args.throughput_steps, skip_empty=True)
+    baseline_optimizer = torch.optim.Adam(baseline.parameters(), 1e-3)
+    base_rays, base_samples = throughput(baseline, baseline_optimizer, dataset, config, max(5, args.throughput_steps // 4), skip_empty=False)
+    skip_rays, skip_samples = throughput(ours, ours_optimizer, dataset, config, args.throughput_steps, skip_empty=True)
     print(f"\nthroughput ({config.rays_per_step} rays x {config.head_samples + config.torso_samples} samples per step, 2 threads)")
     print(f"  PE-MLP 8x128 baseline   {base_rays:>9.0f} rays/s {base_samples:>11.0f} samples/s")
     print(f"  ours (tri-plane)        {ours_rays:>9.0f} rays/s {ours_samples:>11.0f} samples/s   {ours_samples / base_samples:.1f}x baseline")

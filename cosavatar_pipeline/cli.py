@@ -15,6 +15,8 @@ from cosavatar_pipeline.presets import DEFAULT_PRESET, PRESETS
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__)
 
 SAMPLE_EDIT_PROMPT, SAMPLE_EDIT_NAME = "give her pink hair", "pink_hair"
+# A reenactment driver only lends its motion: no parsing or avatar of its own.
+DRIVER_STAGES = ["source_video", "frames", "face_landmarks", "face_coefficients", "driving_motion"]
 
 
 def _pipeline():
@@ -127,20 +129,41 @@ def demo(
     except CosavatarError as exc:
         _fail(exc)
     failed = False
-    for entry in (target, driver):
+    for entry, stages in ((target, None), (driver, DRIVER_STAGES)):
         typer.echo(f"materializing video {entry.name!r} ...")
-        outcome = pipeline.materialize_video(entry.name)
+        outcome = pipeline.materialize_video(entry.name, select=stages)
         failed |= not outcome.success
         for message in outcome.failures:
             typer.secho(f"  failed: {message}", fg=typer.colors.RED, err=True)
     typer.echo("")
     typer.echo(f"edit registered: {spec.name!r} ({spec.prompt!r}, region {spec.region})")
     for asset in pipeline.video_asset_names():
-        typer.echo(f"{asset:>14}: {pipeline.asset_folder(asset, target.name)}")
+        typer.echo(f"{asset:>18}: {pipeline.asset_folder(asset, target.name)}")
+    _print_key_figures(pipeline, target.name)
     _print_mlflow_runs(pipeline, [target.name, driver.name])
     typer.echo(f"web UI: make ui   (Dagster at http://127.0.0.1:3000, MLflow at http://127.0.0.1:5000)")
     if failed:
         raise typer.Exit(code=1)
+
+
+KEY_FIGURES = {
+    "frames": ("frame_count", "fps", "resolution"),
+    "face_coefficients": ("reprojection_px_mean", "reprojection_px_p95", "pose_jitter_deg_vs_5frame_average"),
+    "face_parsing": ("iou_hair", "iou_skin", "hair_presence"),
+    "background_plate": ("never_seen_fraction",),
+    "avatar": ("holdout_psnr", "holdout_psnr_person", "plate_psnr", "train_seconds"),
+}
+
+
+def _print_key_figures(pipeline, video: str) -> None:
+    import json
+
+    for asset, names in KEY_FIGURES.items():
+        manifest = pipeline.asset_folder(asset, video) / "manifest.json"
+        if manifest.exists():
+            info = json.loads(manifest.read_text())["info"]
+            figures = ", ".join(f"{name} {info[name]:.3g}" for name in names if name in info)
+            typer.echo(f"{asset:>18}  {figures}")
 
 
 def _print_mlflow_runs(pipeline, partitions: list[str]) -> None:

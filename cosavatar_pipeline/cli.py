@@ -141,7 +141,7 @@ def demo(
         typer.echo(f"{asset:>18}: {pipeline.asset_folder(asset, target.name)}")
     _print_key_figures(pipeline, target.name)
     _print_mlflow_runs(pipeline, [target.name, driver.name])
-    typer.echo(f"web UI: make ui   (Dagster at http://127.0.0.1:3000, MLflow at http://127.0.0.1:5000)")
+    typer.echo("web UI: make ui   (Dagster at http://127.0.0.1:3000, MLflow at http://127.0.0.1:5000)")
     if failed:
         raise typer.Exit(code=1)
 

@@ -7,6 +7,7 @@ from cosavatar_pipeline.cli import app
 from tests.media import portrait_frames, write_clip
 
 runner = CliRunner()
+INGEST = ["source_video", "frames"]  # the stages a bad source file can fail
 
 EXPECTED = {
     "text_as_mp4": "notes.mp4: is not a readable video file",
@@ -68,14 +69,14 @@ def test_cli_rejects_duplicates_and_bad_names(pipeline, tmp_path):
 def test_dagster_step_fails_with_the_message_and_keeps_other_partitions(pipeline, bad_inputs, tmp_path, case):
     good = write_clip(tmp_path / "good.mp4", portrait_frames(40))
     pipeline.add_video(good, name="good")
-    assert pipeline.materialize_video("good").success
+    assert pipeline.materialize_video("good", select=INGEST).success
     good_folder = pipeline.asset_folder("frames", "good")
     before = {p.name: p.stat().st_mtime_ns for p in good_folder.iterdir()}
 
     # registered without the up-front checks, as a file dropped by another tool would be
     entry = pipeline.registry.register_video(bad_inputs[case], name="bad")
     pipeline.instance.add_dynamic_partitions("video", [entry.name])
-    outcome = pipeline.materialize_video("bad")
+    outcome = pipeline.materialize_video("bad", select=INGEST)
 
     assert not outcome.success
     assert len(outcome.failures) == 1

@@ -10,11 +10,13 @@ from mlflow import MlflowClient
 from cosavatar_pipeline.video.frames import load_frames
 from tests.conftest import TALKING_WOMAN, shared_video
 
+INGEST = ["source_video", "frames"]
+
 
 def test_talking_woman_frames(pipeline, mlflow_uri):
     clip = shared_video(TALKING_WOMAN)
     pipeline.add_video(clip, name="talking_woman")
-    outcome = pipeline.materialize_video("talking_woman")
+    outcome = pipeline.materialize_video("talking_woman", select=INGEST)
     assert outcome.success, outcome.failures
 
     # frame count: source duration (199 frames at 30 fps = 6.633 s) x 25 fps

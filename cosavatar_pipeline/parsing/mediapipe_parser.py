@@ -23,7 +23,8 @@ from cosavatar_pipeline.parsing.face_regions import CONTOURS, face_label_map
 CLASSES = ("hair", "skin", "clothes")
 TRAINING_FRAMES = 8
 TEMPORAL_WINDOW = 3
-HAIR_INSIDE_FACE_MARGIN = 2.0  # nats by which hair must beat skin to claim forehead/temple pixels
+HAIR_INSIDE_FACE_MARGIN = 3.0  # nats by which hair must beat skin to claim forehead/temple pixels
+HAIRLINE_BAND = 0.15  # ... and only this close (in face heights) to the face oval's edge
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,9 @@ class MediapipeParser:
         labels[inside] = face_map[inside]
         # hair over the forehead and temples (bangs, side parts) wins inside the face oval only when clearly hair
         ys = np.arange(size)[:, None] + 0.5
-        forehead = (face_map == L.SKIN) & (ys < face.eye_y)
+        inside_oval = (face_map > 0).astype(np.uint8)
+        from_edge = cv2.distanceTransform(inside_oval, cv2.DIST_L2, 3)
+        forehead = (face_map == L.SKIN) & (ys < face.eye_y) & (from_edge < HAIRLINE_BAND * face.height)
         hair_margin = np.log(classes[0] + 1e-6) - np.log(classes[1] + 1e-6)
         labels[forehead & (hair_margin > HAIR_INSIDE_FACE_MARGIN)] = L.HAIR
         return self._hair_attached_to_head(labels, face, v)

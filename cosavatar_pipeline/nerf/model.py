@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from cosavatar_pipeline.face.model import Camera
 from cosavatar_pipeline.nerf.config import NerfConfig
 from cosavatar_pipeline.nerf.dataset import RayBatch
 from cosavatar_pipeline.nerf.fields import HeadField, TorsoField
@@ -54,10 +55,17 @@ class AvatarModel(nn.Module):
         shape = depths.shape
         return depths, widths, density.view(shape), rgb.view(*shape, 3), int(index.numel())
 
-    def render_rays(self, rays: RayBatch, appearance: torch.Tensor | None = None, jitter: bool = False, skip_empty: bool = True, camera=None) -> dict:
-        """appearance: (R, A) latents; default: the trained latent of each ray's frame."""
-        focal, principal_point = camera
-        directions = pixel_directions(rays.pixels, focal, principal_point)
+    def render_rays(
+        self,
+        rays: RayBatch,
+        camera: Camera,
+        appearance: torch.Tensor | None = None,
+        jitter: bool = False,
+        skip_empty: bool = True,
+    ) -> dict:
+        """camera: the pinhole camera at the frames' resolution. appearance: (R, A) latents; default: the trained
+        latent of each ray's frame."""
+        directions = pixel_directions(rays.pixels, camera.focal_px, camera.principal_point)
         origins = torch.zeros_like(directions)
         if appearance is None:
             appearance = self.appearance[rays.frame]

@@ -7,7 +7,6 @@ import torch
 
 from cosavatar_pipeline.nerf.dataset import AvatarDataset, RayBatch, pose_conditions
 from cosavatar_pipeline.nerf.model import AvatarModel
-from cosavatar_pipeline.nerf.trainer import camera_of
 
 CHUNK = 16384
 
@@ -52,7 +51,7 @@ def render_frames(
                 background=background[start : start + CHUNK],
             ).to(device)
             latent = torch.from_numpy(np.repeat(latents[index : index + 1].astype(np.float32), n, axis=0)).to(device)
-            result = model.render_rays(rays, appearance=latent, jitter=False, skip_empty=True, camera=camera_of(dataset))
+            result = model.render_rays(rays, appearance=latent, jitter=False, skip_empty=True, camera=dataset.camera)
             for key in frame_out:
                 frame_out[key].append(result[key].cpu())
         for key in outputs:

@@ -63,14 +63,10 @@ def compatible_checkpoint(folder: Path, config: NerfConfig) -> bool:
     return all(getattr(saved, name) == getattr(config, name) for name in architecture)
 
 
-def camera_of(dataset: AvatarDataset) -> tuple[float, tuple[float, float]]:
-    return dataset.camera.focal_px, dataset.camera.principal_point
-
-
 def train_step(model, optimizer, dataset, config, rng, device, step: int) -> dict[str, float]:
     rays, targets = dataset.sample(rng, config.rays_per_step, config.person_ray_fraction)
     rays, targets = rays.to(device), targets.to(device)
-    output = model.render_rays(rays, jitter=True, skip_empty=step >= config.occupancy_warmup_steps, camera=camera_of(dataset))
+    output = model.render_rays(rays, jitter=True, skip_empty=step >= config.occupancy_warmup_steps, camera=dataset.camera)
     photometric = losses.photometric(output["rgb"], targets.rgb)
     opacity = losses.opacity_vs_mask(output["opacity"], targets.person)
     split = losses.head_split(output["head_opacity"], targets.head, targets.head_valid)

@@ -12,11 +12,12 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*data_versi
 from assets.avatar import avatar, avatar_beats_background_plate
 from assets.background_plate import background_plate
 from assets.driving_motion import driving_motion
+from assets.edit_rounds import EDIT_ROUND_ASSETS, EDIT_ROUND_CHECKS
 from assets.face_coefficients import face_coefficients, face_coefficients_reproject
 from assets.face_landmarks import face_landmarks, face_landmarks_tracked
 from assets.face_parsing import face_parsing, face_parsing_face_in_every_frame, face_parsing_hair_and_torso_present
 from assets.frames import frames, frames_cover_source_duration
-from assets.jobs import reconstruct_video_job
+from assets.jobs import apply_edit_job, reconstruct_video_job
 from assets.sensors import video_inbox_sensor
 from assets.source_video import source_video
 
@@ -33,6 +34,8 @@ ALL_ASSETS = [
     background_plate,
     # reconstruction
     avatar,
+    # editing: edited_dataset_round_1, edited_avatar_round_1, ... edited_avatar_round_K
+    *EDIT_ROUND_ASSETS,
 ]
 ALL_ASSET_CHECKS = [
     frames_cover_source_duration,
@@ -41,6 +44,7 @@ ALL_ASSET_CHECKS = [
     face_parsing_face_in_every_frame,
     face_parsing_hair_and_torso_present,
     avatar_beats_background_plate,
+    *EDIT_ROUND_CHECKS,
 ]
-ALL_JOBS = [reconstruct_video_job]
+ALL_JOBS = [reconstruct_video_job, apply_edit_job]
 ALL_SENSORS = [video_inbox_sensor]

@@ -72,7 +72,8 @@ def avatar(
 ) -> dg.Output[Manifest]:
     nerf_config = config.nerf_config(frames.info["preset"])
     dataset = load_avatar_dataset(frames, face_coefficients, face_parsing, background_plate, nerf_config)
-    scratch = storage.checkpoint_folder(context)
+    inputs_version = ":".join(m.data_version for m in (frames, face_coefficients, face_parsing, background_plate))
+    scratch = storage.checkpoint_folder(context, inputs_version=inputs_version)
     if not compatible_checkpoint(scratch, nerf_config):
         shutil.rmtree(scratch)
         scratch.mkdir(parents=True)

@@ -1,12 +1,20 @@
-"""Jobs users launch: reconstruct a video (all video-partitioned stages)."""
+"""Jobs users launch: reconstruct a video (all video-partitioned stages), apply an edit (the edit-stage assets of
+one (edit, video) partition, reading the video's stages as they are)."""
 
 import dagster as dg
 
-
 VIDEO_STAGE_GROUPS = ("ingest", "face", "parsing", "reconstruction")
+EDIT_STAGE_GROUPS = ("editing",)
 
 reconstruct_video_job = dg.define_asset_job(
     "reconstruct_video",
     selection=dg.AssetSelection.groups(*VIDEO_STAGE_GROUPS),
     description="Materialize every video-partitioned stage for the chosen video partitions.",
+)
+
+apply_edit_job = dg.define_asset_job(
+    "apply_edit",
+    selection=dg.AssetSelection.groups(*EDIT_STAGE_GROUPS),
+    description="Run an edit's rounds (dataset update + fine-tune, K times) for the chosen (edit, video) partitions. "
+    "Needs the video's stages up to `avatar`; never re-materializes them.",
 )

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets import ALL_ASSET_CHECKS, ALL_ASSETS, ALL_JOBS, ALL_SENSORS
-from resources import ComputeDevice, ManifestIOManager, MlflowTracking, StorageResource
+from resources import ComputeDevice, EditorResource, ManifestIOManager, MlflowTracking, StorageResource
 
 
 def build_resources() -> dict:
@@ -13,6 +13,7 @@ def build_resources() -> dict:
         "manifest_io_manager": ManifestIOManager(),
         "tracking": MlflowTracking(),
         "device": ComputeDevice(),
+        "editor": EditorResource(),
     }
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 
 from cosavatar_pipeline.errors import RegistryError
 from cosavatar_pipeline.home import HomeLayout, layout
@@ -21,6 +22,7 @@ from cosavatar_pipeline.video.frames import check_video
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 VIDEO_JOB = "reconstruct_video"
+EDIT_JOB = "apply_edit"
 LAUNCHER_TAG, PID_TAG, HOST_TAG = "cosavatar/launcher", "cosavatar/pid", "cosavatar/host"
 
 
@@ -102,25 +104,58 @@ class Pipeline:
         self.registry.get_video(video)
         if video not in self.instance.get_dynamic_partitions("video"):
             self.instance.add_dynamic_partitions("video", [video])
-        job = defs.resolve_job_def(VIDEO_JOB)
+        return self._execute(defs.resolve_job_def(VIDEO_JOB), video, select, asset_config)
+
+    def check_edit(self, edit: str, video: str) -> None:
+        """What would fail an edit's first round, checked before launching it: both registered, the video's avatar
+        stored, the edit's region present in the video, its editor able to run here."""
+        from assets.edit_rounds import check_edit_can_run
+        from assets.face_parsing import LABELS_FILE
+        from resources.editor import EditorResource
+
+        spec = self.registry.get_edit(edit)
+        self.registry.get_video(video)
+        missing = [name for name in ("face_parsing", "avatar") if video not in self.materialized(name)]
+        if missing:
+            raise RegistryError(
+                f"video {video!r} has no {' or '.join(missing)} yet: run `cosavatar materialize --video {video}` first"
+            )
+        labels = np.load(self.asset_folder("face_parsing", video) / LABELS_FILE, mmap_mode="r")
+        check_edit_can_run(spec, video, labels, EditorResource())
+
+    def materialize_edit(
+        self, edit: str, video: str, select: list[str] | None = None, asset_config: dict[str, dict] | None = None
+    ) -> StepOutcome:
+        """Run the edit-stage job for one (edit, video) partition; the video's own stages are read as they are."""
+        from cosavatar_pipeline.definitions import defs
+
+        self.check_edit(edit, video)
+        for dimension, key in (("edit", edit), ("video", video)):
+            if key not in self.instance.get_dynamic_partitions(dimension):
+                self.instance.add_dynamic_partitions(dimension, [key])
+        return self._execute(
+            defs.resolve_job_def(EDIT_JOB), dg.MultiPartitionKey({"edit": edit, "video": video}), select, asset_config
+        )
+
+    def _execute(self, job, partition_key: str, select: list[str] | None, asset_config: dict[str, dict] | None) -> StepOutcome:
         selection = None
         if select:
             known = {key.path[-1]: key for key in job.asset_layer.executable_asset_keys}
             unknown = [name for name in select if name not in known]
             if unknown:
-                raise RegistryError(f"unknown asset(s) {unknown}; video-stage assets are {sorted(known)}")
+                raise RegistryError(f"unknown asset(s) {unknown}; {job.name} runs {sorted(known)}")
             selection = [known[name] for name in select]
         run_config = {**self.run_config, "ops": {name: {"config": values} for name, values in (asset_config or {}).items()}}
         self.reap_dead_runs()
         result = job.execute_in_process(
             run_config=run_config,
             tags={LAUNCHER_TAG: "cli", PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
-            partition_key=video,
+            partition_key=partition_key,
             instance=self.instance,
             asset_selection=selection,
             raise_on_error=False,
         )
-        return StepOutcome(video, result.success, step_failure_messages(result), result.run_id)
+        return StepOutcome(str(partition_key), result.success, step_failure_messages(result), result.run_id)
 
     def reap_dead_runs(self) -> list[str]:
         """Mark runs of this machine's CLI whose process died (killed, crashed) as failed and free the pool slots
@@ -146,9 +181,16 @@ class Pipeline:
         return partition_folder(self.home.store, asset_name, partition)
 
     def video_asset_names(self) -> list[str]:
+        return self._job_asset_names(VIDEO_JOB)
+
+    def edit_asset_names(self) -> list[str]:
+        return self._job_asset_names(EDIT_JOB)
+
+    @staticmethod
+    def _job_asset_names(job_name: str) -> list[str]:
         from cosavatar_pipeline.definitions import defs
 
-        in_job = defs.resolve_job_def(VIDEO_JOB).asset_layer.executable_asset_keys
+        in_job = defs.resolve_job_def(job_name).asset_layer.executable_asset_keys
         return [key.path[-1] for key in defs.resolve_asset_graph().toposorted_asset_keys if key in in_job]
 
 

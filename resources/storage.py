@@ -8,6 +8,7 @@ the partition's folder in one rename when the asset succeeds; what travels betwe
 
 import hashlib
 import json
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -21,6 +22,7 @@ from cosavatar_pipeline.home import HomeLayout, layout
 from cosavatar_pipeline.registry import Registry
 
 MANIFEST_FILE = "manifest.json"
+INPUTS_VERSION_FILE = "inputs_version.txt"
 
 
 @dataclass
@@ -84,10 +86,18 @@ class StorageResource(dg.ConfigurableResource):
     def folder(self, asset_name: str, partition_key: str) -> Path:
         return partition_folder(self.home.store, asset_name, partition_key)
 
-    def checkpoint_folder(self, context: dg.AssetExecutionContext) -> Path:
-        """Scratch space that survives a failed or interrupted materialization, so a rerun resumes from it."""
+    def checkpoint_folder(self, context: dg.AssetExecutionContext, inputs_version: str = "") -> Path:
+        """Scratch space that survives a failed or interrupted materialization, so a rerun resumes from it.
+
+        ``inputs_version`` names what the checkpoints were trained from (e.g. upstream data versions): scratch left
+        by a run on other inputs is cleared rather than resumed."""
         folder = partition_folder(self.home.root / "checkpoints", context.asset_key.path[-1], context.partition_key)
+        stamp = folder / INPUTS_VERSION_FILE
+        if inputs_version and folder.exists() and (not stamp.exists() or stamp.read_text() != inputs_version):
+            shutil.rmtree(folder)
         folder.mkdir(parents=True, exist_ok=True)
+        if inputs_version and not stamp.exists():
+            stamp.write_text(inputs_version)
         return folder
 
     @contextmanager

@@ -74,6 +74,25 @@ def real_clips(tmp_path_factory, mlflow_uri):
         pipeline.instance.dispose()
 
 
+@pytest.fixture(scope="session")
+def trained_avatars(real_clips):
+    """Avatars of both real clips after few steps (woman 300, man 150), unless a test stored them already."""
+    for name, steps in (("woman", 300), ("man", 150)):
+        if name not in real_clips.materialized("avatar"):
+            outcome = real_clips.materialize_video(name, select=["avatar"], asset_config={"avatar": {"steps": steps}})
+            assert outcome.success, outcome.failures
+    return real_clips
+
+
+def latest_materialization(pipeline, asset: str, partition: str):
+    import dagster as dg
+
+    records = pipeline.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1
+    ).records
+    return records[0].asset_materialization if records else None
+
+
 def manifest_of(pipeline, asset: str, partition: str):
     import json
 

@@ -35,6 +35,32 @@ class IP2PSettings:
         return asdict(self)
 
 
+def hub_cache() -> str:
+    return os.environ.get("HF_HUB_CACHE") or os.path.join(os.environ.get("HF_HOME", "~/.cache/huggingface"), "hub")
+
+
+def find_weights(settings: IP2PSettings) -> str | None:
+    """Where the weights are (a local directory or a cached snapshot), or None; reads no weights."""
+    if os.path.isdir(settings.model):
+        return settings.model if os.path.exists(os.path.join(settings.model, "model_index.json")) else None
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(repo_id=settings.model, filename="model_index.json")
+    except ValueError:  # not a repo id
+        return None
+    return os.path.dirname(found) if isinstance(found, str) else None
+
+
+def missing_weights_message(settings: IP2PSettings, detail: str = "") -> str:
+    return (
+        f"InstructPix2Pix weights not found: looked for {settings.model!r} as a local directory and in the Hugging "
+        f"Face cache ({hub_cache()}); nothing is downloaded at run time. Provide them by copying a downloaded "
+        f"'{DEFAULT_MODEL}' snapshot into that cache, or point the editor's model setting at a directory saved "
+        f"with save_pretrained" + (f" ({detail})" if detail else "")
+    )
+
+
 def load_pipeline(settings: IP2PSettings, device: torch.device):
     from diffusers import DDIMScheduler, StableDiffusionInstructPix2PixPipeline
 
@@ -44,13 +70,8 @@ def load_pipeline(settings: IP2PSettings, device: torch.device):
             settings.model, torch_dtype=dtype, local_files_only=True, safety_checker=None, requires_safety_checker=False
         )
     except (OSError, ValueError) as exc:
-        cache = os.environ.get("HF_HUB_CACHE") or os.path.join(os.environ.get("HF_HOME", "~/.cache/huggingface"), "hub")
-        raise EditorUnavailable(
-            f"InstructPix2Pix weights not found: looked for {settings.model!r} as a local directory and in the Hugging "
-            f"Face cache ({cache}); nothing is downloaded at run time. Provide them by copying a downloaded "
-            f"'{DEFAULT_MODEL}' snapshot into that cache, or point the editor's model setting at a directory saved "
-            f"with save_pretrained ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
-        ) from None
+        detail = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        raise EditorUnavailable(missing_weights_message(settings, detail)) from None
     pipeline.scheduler = DDIMScheduler.from_config(pipeline.scheduler.config)
     pipeline.set_progress_bar_config(disable=True)
     return pipeline.to(device)

@@ -3,7 +3,8 @@ operations. It makes the pipeline usable (and testable) without InstructPix2Pix;
 
 Vocabulary:
 - recolouring: any colour in ``COLOURS`` (e.g. "give her pink hair", "make his shirt red", "blue lips"),
-  texture-preserving: hue and saturation move to the colour, lightness detail is kept;
+  texture-preserving (hue and saturation move to the colour, lightness detail is kept), inside the edit's mask
+  only, as an instruction-following editor would;
 - styles: the keys of ``STYLES`` (and their synonyms in ``STYLE_WORDS``).
 """
 
@@ -14,6 +15,7 @@ import re
 import cv2
 import numpy as np
 
+from cosavatar_pipeline.editing.blend import blend
 from cosavatar_pipeline.errors import InputError
 
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -142,4 +144,4 @@ class ProceduralEditor:
         kind, name = parse_prompt(prompt)
         if kind == "style":
             return STYLES[name](np.ascontiguousarray(render))
-        return recolour(render, COLOURS[name], mask)
+        return blend(recolour(render, COLOURS[name], mask), render, mask)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
@@ -20,6 +22,7 @@ def render_frames(
     translations: np.ndarray,
     appearance: np.ndarray | None = None,
     pose_reference: tuple[np.ndarray, np.ndarray] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """Returns rgb (N, S, S, 3) uint8, opacity (N, S, S), depth (N, S, S) mm, head_share (N, S, S).
 
@@ -57,6 +60,8 @@ def render_frames(
         for key in outputs:
             values = torch.cat(frame_out[key]).numpy()
             outputs[key].append(values.reshape(size, size, *values.shape[1:]))
+        if progress:
+            progress(index + 1, count)
     model.train()
     rgb = np.stack(outputs["rgb"])
     return {
@@ -67,9 +72,16 @@ def render_frames(
     }
 
 
-def render_dataset_frames(model: AvatarModel, dataset: AvatarDataset, frame_ids: np.ndarray, own_appearance: bool) -> dict[str, np.ndarray]:
+def render_dataset_frames(
+    model: AvatarModel,
+    dataset: AvatarDataset,
+    frame_ids: np.ndarray,
+    own_appearance: bool,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, np.ndarray]:
     """Re-render the dataset's own frames; held-out frames use a zero appearance latent."""
     appearance = model.appearance[torch.from_numpy(frame_ids)].detach().cpu().numpy() if own_appearance else None
     return render_frames(
-        model, dataset, dataset.expressions[frame_ids], dataset.rotations[frame_ids], dataset.translations[frame_ids], appearance
+        model, dataset, dataset.expressions[frame_ids], dataset.rotations[frame_ids], dataset.translations[frame_ids], appearance,
+        progress=progress,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ import torch
 
 from cosavatar_pipeline.nerf import losses
 from cosavatar_pipeline.nerf.allocator import tune_glibc_malloc
-from cosavatar_pipeline.nerf.checkpoint import has_checkpoint, load_checkpoint, restore, save_checkpoint
+from cosavatar_pipeline.nerf.checkpoint import META_FILE, has_checkpoint, load_checkpoint, restore, save_checkpoint
 from cosavatar_pipeline.nerf.config import NerfConfig
 from cosavatar_pipeline.nerf.dataset import AvatarDataset
 from cosavatar_pipeline.nerf.model import AvatarModel
@@ -51,6 +52,11 @@ def load_trained(folder: Path, dataset: AvatarDataset, device: torch.device | st
     model = build_model(NerfConfig.from_dict(meta["config"]), dataset)
     restore(model, None, tensors, meta)
     return model.to(device)
+
+
+def saved_config(folder: Path) -> NerfConfig:
+    """The settings a stored avatar was trained with (its architecture included)."""
+    return NerfConfig.from_dict(json.loads((Path(folder) / META_FILE).read_text())["config"])
 
 
 def compatible_checkpoint(folder: Path, config: NerfConfig) -> bool:

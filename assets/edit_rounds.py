@@ -1,0 +1,318 @@
+"""`edited_dataset_round_{k}` and `edited_avatar_round_{k}`, k = 1..K: the iterative dataset update, one asset
+per step so a user sees and audits every round. Partitioned by (edit, video); they read the video's stages as
+they are, so adding an edit never recomputes a reconstruction."""
+
+import os
+import shutil
+from pathlib import Path
+from typing import Optional
+
+import dagster as dg
+import numpy as np
+
+from assets.avatar import load_avatar_dataset
+from assets.background_plate import PLATE_FILE
+from assets.face_coefficients import load_face_model
+from assets.face_landmarks import LANDMARKS_FILE
+from assets.face_parsing import load_labels
+from assets.partitions import edit_video_partitions
+from assets.reporting import ProgressLog, manifest_output, preview_metadata, user_errors_fail_the_step
+from cosavatar_pipeline.editing.choice import check_editor_can_run, choose_editor
+from cosavatar_pipeline.editing.config import DEFAULT_ROUNDS, EditRoundConfig, edit_round_config
+from cosavatar_pipeline.editing.dataset_update import RoundDataset, contact_rows, update_dataset
+from cosavatar_pipeline.editing.finetune import edited_training_data, evaluate_round, evaluation_picks, finetune_config
+from cosavatar_pipeline.editing.regions import check_region_present
+from cosavatar_pipeline.errors import InputError
+from cosavatar_pipeline.nerf.checkpoint import META_FILE, TENSORS_FILE
+from cosavatar_pipeline.nerf.dataset import AvatarDataset
+from cosavatar_pipeline.nerf.render import render_dataset_frames
+from cosavatar_pipeline.nerf.trainer import compatible_checkpoint, load_trained, saved_config, train_avatar
+from cosavatar_pipeline.parsing.labels import region_mask
+from cosavatar_pipeline.parsing.mediapipe_parser import MediapipeParser
+from cosavatar_pipeline.preview import save_png
+from cosavatar_pipeline.registry import EditSpec
+from cosavatar_pipeline.video.frames import FRAMES_FILE, load_frames
+from resources import ComputeDevice, EditorResource, Manifest, MlflowTracking, StorageResource, mlflow_metadata
+
+CONTACT_SHEET_FILE = "contact_sheet.png"
+# Asset-check bounds, in 0-255 levels, mean absolute change outside the edit's region (the feather band included).
+MAX_TARGET_CHANGE_OUTSIDE = 2.0
+MAX_LEAKAGE_OUTSIDE = 3.0  # fine-tuned avatar vs the avatar before the round
+
+
+def edit_round_count() -> int:
+    """K, the number of rounds: ``COSAVATAR_EDIT_ROUNDS`` or 3. It shapes the asset graph, so it is read once."""
+    value = os.environ.get("COSAVATAR_EDIT_ROUNDS", str(DEFAULT_ROUNDS))
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"COSAVATAR_EDIT_ROUNDS must be a whole number >= 1, not {value!r}")
+    return int(value)
+
+
+def dataset_asset_name(k: int) -> str:
+    return f"edited_dataset_round_{k}"
+
+
+def avatar_asset_name(k: int) -> str:
+    """Round 0 is the unedited avatar."""
+    return "avatar" if k == 0 else f"edited_avatar_round_{k}"
+
+
+class EditRoundSettings(dg.Config):
+    """Overrides of the preset's editing settings (``EDIT_ROUND_PRESETS``); unset fields keep the preset's values."""
+
+    feather_fraction: Optional[float] = None
+    growth_fraction: Optional[float] = None
+    finetune_steps: Optional[int] = None
+    rays_per_step: Optional[int] = None
+    checkpoint_every: Optional[int] = None
+    evaluation_frames: Optional[int] = None
+
+    def round_config(self, preset: str) -> EditRoundConfig:
+        return edit_round_config(preset, **self.model_dump())
+
+
+def edit_of(context: dg.AssetExecutionContext, storage: StorageResource) -> tuple[EditSpec, str]:
+    keys = context.partition_key.keys_by_dimension
+    return storage.registry.get_edit(keys["edit"]), keys["video"]
+
+
+def check_edit_can_run(spec: EditSpec, video: str, label_maps: np.ndarray, editor: EditorResource) -> tuple[str, str]:
+    """Everything that would make the round fail, checked before any rendering or editing."""
+    check_region_present(label_maps, spec.region, f"video {video!r}")
+    try:
+        return check_editor_can_run(spec.editor, spec.prompt, editor.settings())
+    except InputError as exc:
+        raise InputError(f"edit {spec.name!r}", str(exc)) from None
+
+
+def round_params(spec: EditSpec, round_index: int, config: EditRoundConfig, editor_name: str, reason: str, ip2p: dict | None) -> dict:
+    """What an MLflow run of a round records: the edit, the editor that ran and why, its settings."""
+    params = {
+        "prompt": spec.prompt, "region": spec.region, "region_inferred": spec.region_inferred, "edit_seed": spec.seed,
+        "editor_requested": spec.editor, "editor": editor_name, "editor_reason": reason, "round": round_index,
+        **config.as_dict(),
+    }
+    if editor_name == "ip2p" and ip2p:
+        params.update({f"ip2p_{k}": v for k, v in ip2p.items()})
+    return params
+
+
+def build_dataset_round(k: int) -> dg.AssetsDefinition:
+    previous = avatar_asset_name(k - 1)
+
+    @dg.asset(
+        name=dataset_asset_name(k),
+        partitions_def=edit_video_partitions,
+        group_name="editing",
+        kinds={"pytorch", "mlflow"},
+        pool="gpu",
+        io_manager_key="manifest_io_manager",
+        ins={"previous_avatar": dg.AssetIn(key=previous)},
+        description=f"Round {k} of the dataset update: `{previous}` rendered at every training frame, each render "
+        "edited by the edit's editor (conditioned on the original frame and the prompt), and blended into the "
+        "original frame with a feathered mask of the edit's region (original parsing ∪ the edited image's parsing, "
+        "grown a bounded distance). Stores renders, raw edits, masks and targets; contact sheet "
+        "original | raw edit | blended.",
+    )
+    def edited_dataset(
+        context: dg.AssetExecutionContext,
+        config: EditRoundSettings,
+        previous_avatar: Manifest,
+        frames: Manifest,
+        face_landmarks: Manifest,
+        face_coefficients: Manifest,
+        face_parsing: Manifest,
+        background_plate: Manifest,
+        storage: StorageResource,
+        tracking: MlflowTracking,
+        device: ComputeDevice,
+        editor: EditorResource,
+    ) -> dg.Output[Manifest]:
+        spec, video = edit_of(context, storage)
+        preset = frames.info["preset"]
+        round_config = config.round_config(preset)
+        with user_errors_fail_the_step():
+            check_edit_can_run(spec, video, load_labels(face_parsing), editor)
+        torch_device = device.torch_device()
+        avatar_config = saved_config(Path(previous_avatar.directory))
+        dataset = load_avatar_dataset(frames, face_coefficients, face_parsing, background_plate, avatar_config)
+        model = load_trained(Path(previous_avatar.directory), dataset, torch_device)
+        with user_errors_fail_the_step():
+            image_editor, reason = choose_editor(spec.editor, editor.settings(), torch_device)
+        context.log.info(f"edit {spec.name!r} ({spec.prompt!r}, region {spec.region}): {reason}")
+        train = dataset.train
+        renders = render_dataset_frames(model, dataset, train, own_appearance=True, progress=ProgressLog(context, f"rendered {previous}", 25))["rgb"]
+        originals = dataset.frames[train]
+        original_labels = np.asarray(load_labels(face_parsing))[train]
+        with user_errors_fail_the_step():
+            round_dataset = update_dataset(
+                renders, originals, original_labels, np.load(face_landmarks.path(LANDMARKS_FILE))[train], train,
+                image_editor, MediapipeParser(), spec.prompt, spec.region, spec.seed, k, round_config,
+                progress=ProgressLog(context, "edited frames", 25),
+            )
+        figures = round_dataset.figures(originals, region_mask(original_labels, spec.region))
+        if round_dataset.noise_levels:
+            figures.update(noise_level_mean=float(np.mean(round_dataset.noise_levels)))
+        sheet = contact_rows(originals, round_dataset)
+        with storage.write_partition(context) as writer, tracking.run(context) as run:
+            files = round_dataset.save(writer.staging)
+            save_png(writer.staging / CONTACT_SHEET_FILE, sheet)
+            writer.record(
+                files + [CONTACT_SHEET_FILE], preset=preset, editor=image_editor.name, editor_reason=reason,
+                round=k, noise_levels=round_dataset.noise_levels,
+                ip2p=editor.settings().as_dict() if image_editor.name == "ip2p" else None, **figures,
+            )
+            run.log_params(round_params(spec, k, round_config, image_editor.name, reason, editor.settings().as_dict()))
+            run.log_metrics(figures)
+            run.log_image(sheet, "original_raw_edit_blended.png")
+        return manifest_output(
+            writer.manifest,
+            {
+                "editor": image_editor.name,
+                "editor_reason": reason,
+                "prompt": spec.prompt,
+                "region": spec.region,
+                **{name: round(value, 3) for name, value in figures.items()},
+                "contact sheet (original | raw edit | blended)": preview_metadata(sheet, f"round {k}"),
+                **mlflow_metadata(run),
+            },
+        )
+
+    @dg.asset_check(
+        asset=edited_dataset,
+        partitions_def=edit_video_partitions,
+        description=f"The blended targets change the frame outside the edit's region by under "
+        f"{MAX_TARGET_CHANGE_OUTSIDE} levels (mean absolute, 0-255).",
+    )
+    def targets_stay_in_region(edited_dataset: Manifest) -> dg.AssetCheckResult:
+        outside = edited_dataset.info["target_change_outside"]
+        return dg.AssetCheckResult(
+            passed=bool(outside < MAX_TARGET_CHANGE_OUTSIDE),
+            metadata={"target_change_outside": outside, "target_change_inside": edited_dataset.info["target_change_inside"]},
+        )
+
+    return edited_dataset, targets_stay_in_region
+
+
+def build_avatar_round(k: int) -> dg.AssetsDefinition:
+    previous = avatar_asset_name(k - 1)
+
+    @dg.asset(
+        name=avatar_asset_name(k),
+        partitions_def=edit_video_partitions,
+        group_name="editing",
+        kinds={"pytorch", "mlflow"},
+        pool="gpu",
+        io_manager_key="manifest_io_manager",
+        ins={"previous_avatar": dg.AssetIn(key=previous), "edited_dataset": dg.AssetIn(key=dataset_asset_name(k))},
+        description=f"`{previous}` fine-tuned on round {k}'s blended targets (same architecture, its occupancy grid "
+        "and appearance latents carried over). Checkpoints every N steps; an interrupted run resumes. Figures: PSNR "
+        "against the targets, change inside vs outside the region, leakage vs the avatar before the round.",
+    )
+    def edited_avatar(
+        context: dg.AssetExecutionContext,
+        config: EditRoundSettings,
+        previous_avatar: Manifest,
+        edited_dataset: Manifest,
+        frames: Manifest,
+        face_coefficients: Manifest,
+        face_parsing: Manifest,
+        background_plate: Manifest,
+        storage: StorageResource,
+        tracking: MlflowTracking,
+        device: ComputeDevice,
+    ) -> dg.Output[Manifest]:
+        spec, _ = edit_of(context, storage)
+        preset = frames.info["preset"]
+        round_config = config.round_config(preset)
+        avatar_config = saved_config(Path(previous_avatar.directory))
+        nerf_config = finetune_config(avatar_config, round_config)
+        round_dataset = RoundDataset.load(Path(edited_dataset.directory))
+        ids = np.asarray(round_dataset.frame_ids)
+        originals = load_frames(frames.path(FRAMES_FILE).parent, mmap=False)
+        training_frames, training_labels = edited_training_data(
+            originals, load_labels(face_parsing), ids, round_dataset.targets, round_dataset.label_maps
+        )
+        dataset = AvatarDataset(
+            frames=training_frames,
+            label_maps=training_labels,
+            plate=np.load(background_plate.path(PLATE_FILE)),
+            face_model=load_face_model(face_coefficients),
+            expression_dims=avatar_config.expression_dims,
+            holdout_every=avatar_config.holdout_every,
+        )
+        torch_device = device.torch_device()
+        initial = load_trained(Path(previous_avatar.directory), dataset).state_dict()
+        scratch = storage.checkpoint_folder(context, inputs_version=f"{previous_avatar.data_version}:{edited_dataset.data_version}")
+        if not compatible_checkpoint(scratch, nerf_config):
+            shutil.rmtree(scratch)
+            scratch.mkdir(parents=True)
+        with storage.write_partition(context) as writer, tracking.run(context) as run:
+            run.log_params({
+                **round_params(spec, k, round_config, edited_dataset.info["editor"], edited_dataset.info["editor_reason"], edited_dataset.info.get("ip2p")),
+                "device": str(torch_device), "train_frames": len(ids),
+            })
+
+            def on_metrics(step: int, metrics: dict) -> None:
+                run.log_metrics(metrics, step=step)
+                if step % (nerf_config.log_every * 4) == 0 or step == nerf_config.steps:
+                    context.log.info(f"round {k}: step {step}/{nerf_config.steps}, loss {metrics['loss']:.5f}, batch PSNR vs targets {metrics['psnr']:.2f} dB")
+
+            training = train_avatar(dataset, nerf_config, scratch, torch_device, on_metrics=on_metrics, initial_state=initial)
+            if training.resumed_from:
+                context.log.info(f"round {k}: resumed from the checkpoint at step {training.resumed_from}")
+            picks = evaluation_picks(len(ids), round_config.evaluation_frames)
+            renders = render_dataset_frames(training.model, dataset, ids[picks], own_appearance=True)["rgb"]
+            evaluation = evaluate_round(
+                renders, round_dataset.renders[picks], round_dataset.targets[picks], originals[ids[picks]], round_dataset.regions[picks]
+            )
+            for name in (TENSORS_FILE, META_FILE):
+                shutil.copyfile(scratch / name, writer.staging / name)
+            figures = {
+                **evaluation.figures,
+                "train_seconds": training.seconds,
+                "steps": float(training.steps_done),
+                "resumed_from_step": float(training.resumed_from),
+            }
+            writer.record([TENSORS_FILE, META_FILE], preset=preset, editor=edited_dataset.info["editor"], round=k, **figures)
+            run.log_metrics(figures)
+            run.log_image(evaluation.preview, "original_target_render.png")
+        shutil.rmtree(scratch, ignore_errors=True)
+        return manifest_output(
+            writer.manifest,
+            {
+                "editor": edited_dataset.info["editor"],
+                **{name: round(value, 3) for name, value in figures.items()},
+                "preview (original | target | fine-tuned render)": preview_metadata(evaluation.preview, f"round {k}"),
+                **mlflow_metadata(run),
+            },
+        )
+
+    @dg.asset_check(
+        asset=edited_avatar,
+        partitions_def=edit_video_partitions,
+        description=f"Fine-tuning changed the avatar's renders outside the edit's region by under {MAX_LEAKAGE_OUTSIDE} "
+        "levels more than the avatar before the round differed from the source there (leakage).",
+    )
+    def avatar_edit_stays_in_region(edited_avatar: Manifest) -> dg.AssetCheckResult:
+        leakage = edited_avatar.info["leakage_outside"]
+        return dg.AssetCheckResult(
+            passed=bool(leakage < MAX_LEAKAGE_OUTSIDE),
+            metadata={name: edited_avatar.info[name] for name in ("leakage_outside", "render_change_outside", "psnr_vs_targets")},
+        )
+
+    return edited_avatar, avatar_edit_stays_in_region
+
+
+def build_edit_rounds(count: int) -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
+    assets, checks = [], []
+    for k in range(1, count + 1):
+        for build in (build_dataset_round, build_avatar_round):
+            asset, check = build(k)
+            assets.append(asset)
+            checks.append(check)
+    return assets, checks
+
+
+EDIT_ROUND_ASSETS, EDIT_ROUND_CHECKS = build_edit_rounds(edit_round_count())
+LAST_ROUND_AVATAR = avatar_asset_name(edit_round_count())

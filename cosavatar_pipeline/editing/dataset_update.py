@@ -1,0 +1,132 @@
+"""One round of the iterative dataset update (Instruct-NeRF2NeRF) with semantic blending (CosAvatar).
+
+Each training frame's current avatar render is edited (conditioned on the ORIGINAL frame and the prompt); the
+edit is confined to its region by ``target = M * edited + (1 - M) * original``, where ``M`` is a feathered mask of
+the region in the original parsing, grown into what the edited image's parsing calls that region.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from cosavatar_pipeline.editing.blend import blend, change_inside_outside, feathered_mask
+from cosavatar_pipeline.editing.config import EditRoundConfig
+from cosavatar_pipeline.editing.editor import Editor
+from cosavatar_pipeline.editing.regions import grown_region, merged_label_map
+from cosavatar_pipeline.parsing.backend import ParsingBackend
+from cosavatar_pipeline.parsing.labels import region_mask
+
+Progress = Callable[[int, int], None]
+
+
+def frame_seed(edit_seed: int, round_index: int, frame_id: int) -> int:
+    """A different, reproducible seed (noise level, noise) for every frame of every round."""
+    return (edit_seed * 1_000_003 + round_index * 10_007 + int(frame_id)) % (2**31)
+
+
+@dataclass
+class RoundDataset:
+    frame_ids: np.ndarray  # (T,) training frames
+    renders: np.ndarray  # (T, S, S, 3) the previous avatar's renders, what the editor started from
+    raw_edits: np.ndarray  # (T, S, S, 3) the editor's outputs
+    regions: np.ndarray  # (T, S, S) bool: the region the edit may change (original ∪ bounded growth)
+    masks: np.ndarray  # (T, S, S) float32 in [0, 1]: the feathered blend mask
+    targets: np.ndarray  # (T, S, S, 3) what the avatar is fine-tuned on
+    label_maps: np.ndarray  # (T, S, S) the original labels, with the grown region labelled from the edit's parsing
+    noise_levels: list[float]  # IP2P only: the noise level drawn for each frame
+
+    def save(self, folder: Path) -> list[str]:
+        """One uint8 (or int64 ids) ``.npy`` per array; masks as 0-255. Returns the file names."""
+        names = []
+        for item in fields(self):
+            if item.name == "noise_levels":
+                continue
+            value = getattr(self, item.name)
+            if item.name == "masks":
+                value = (value * 255 + 0.5).astype(np.uint8)
+            elif item.name == "regions":
+                value = value.astype(np.uint8)
+            np.save(Path(folder) / f"{item.name}.npy", value)
+            names.append(f"{item.name}.npy")
+        return names
+
+    @classmethod
+    def load(cls, folder: Path, noise_levels: list[float] | None = None) -> "RoundDataset":
+        arrays = {}
+        for item in fields(cls):
+            if item.name == "noise_levels":
+                continue
+            value = np.load(Path(folder) / f"{item.name}.npy", mmap_mode="r")
+            if item.name == "masks":
+                value = np.asarray(value, np.float32) / 255
+            elif item.name == "regions":
+                value = np.asarray(value).astype(bool)
+            arrays[item.name] = value
+        return cls(**arrays, noise_levels=list(noise_levels or []))
+
+    def figures(self, originals: np.ndarray, original_regions: np.ndarray) -> dict[str, float]:
+        """Change (0-255 levels) of targets and raw edits vs the original frames, inside vs outside the region."""
+        target_change = [change_inside_outside(t, o, r) for t, o, r in zip(self.targets, originals, self.regions)]
+        raw_change = [change_inside_outside(e, o, r) for e, o, r in zip(self.raw_edits, originals, self.regions)]
+        original_area = max(float(original_regions.mean()), 1e-9)
+        return {
+            "target_change_inside": float(np.mean([inside for inside, _ in target_change])),
+            "target_change_outside": float(np.mean([outside for _, outside in target_change])),
+            "raw_edit_change_inside": float(np.mean([inside for inside, _ in raw_change])),
+            "raw_edit_change_outside": float(np.mean([outside for _, outside in raw_change])),
+            "region_area": float(self.regions.mean()),
+            "region_growth": float(self.regions.mean()) / original_area - 1.0,
+            "frames_edited": float(len(self.frame_ids)),
+        }
+
+
+def update_dataset(
+    renders: np.ndarray,
+    originals: np.ndarray,
+    original_labels: np.ndarray,
+    landmarks: np.ndarray,
+    frame_ids: np.ndarray,
+    editor: Editor,
+    parser: ParsingBackend,
+    prompt: str,
+    region: str,
+    edit_seed: int,
+    round_index: int,
+    config: EditRoundConfig,
+    progress: Progress | None = None,
+) -> RoundDataset:
+    """Edit every render and blend it into its original frame. All arrays are for the frames ``frame_ids``."""
+    count, size = len(frame_ids), originals.shape[1]
+    original_regions = region_mask(np.asarray(original_labels), region)
+    raw_edits = np.empty_like(renders)
+    noise_levels = []
+    for index in range(count):
+        mask = feathered_mask(original_regions[index], config.feather_px(size))
+        seed = frame_seed(edit_seed, round_index, frame_ids[index])
+        raw_edits[index] = editor.edit(renders[index], np.asarray(originals[index]), prompt, mask, seed)
+        if getattr(editor, "last_noise_level", None) is not None:
+            noise_levels.append(float(editor.last_noise_level))
+        if progress:
+            progress(index + 1, count)
+    edited_labels = np.stack(list(parser.parse(raw_edits, landmarks)))
+    regions = np.stack(
+        [grown_region(original_regions[i], region_mask(edited_labels[i], region), config.growth_px(size)) for i in range(count)]
+    )
+    masks = np.stack([feathered_mask(r, config.feather_px(size)) for r in regions])
+    targets = np.stack([blend(raw_edits[i], originals[i], masks[i]) for i in range(count)])
+    label_maps = np.stack(
+        [merged_label_map(np.asarray(original_labels[i]), edited_labels[i], regions[i], original_regions[i]) for i in range(count)]
+    )
+    return RoundDataset(frame_ids, renders, raw_edits, regions, masks, targets, label_maps, noise_levels)
+
+
+def contact_rows(originals: np.ndarray, round_dataset: RoundDataset, rows: int = 4) -> np.ndarray:
+    """Rows of original | raw edit | blended target for evenly spaced frames."""
+    picks = np.unique(np.linspace(0, len(round_dataset.frame_ids) - 1, rows).round().astype(int))
+    return np.concatenate(
+        [np.concatenate([originals[i], round_dataset.raw_edits[i], round_dataset.targets[i]], axis=1) for i in picks], axis=0
+    )

@@ -1,0 +1,50 @@
+"""Where an edit may change the image: its region in the original parsing, grown into what the edited image's
+parsing calls that region (a longer hairstyle), within a bounded distance."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from cosavatar_pipeline.errors import InputError
+from cosavatar_pipeline.parsing.labels import region_mask
+
+# A region must cover at least this fraction of the frame in at least MIN_PRESENCE of the frames to be edited.
+MIN_REGION_AREA = 0.002
+MIN_PRESENCE = 0.5
+
+
+def check_region_present(label_maps: np.ndarray, region: str, subject: str) -> float:
+    """Fraction of frames showing ``region``; an InputError naming the video when it is (nearly) absent, e.g. a
+    hair edit on a bald subject. Cheap: runs on the label maps before any rendering or editing."""
+    masks = region_mask(np.asarray(label_maps), region)
+    area = masks.reshape(len(masks), -1).mean(axis=1)
+    presence = float((area >= MIN_REGION_AREA).mean())
+    if presence < MIN_PRESENCE:
+        raise InputError(
+            subject,
+            f"has no {region!r} region to edit: it covers at least {MIN_REGION_AREA:.1%} of the frame in only "
+            f"{presence:.0%} of the frames (need {MIN_PRESENCE:.0%}); choose another region with --region",
+        )
+    return presence
+
+
+def grown_region(original: np.ndarray, in_edit: np.ndarray, max_growth_px: int) -> np.ndarray:
+    """``original`` ∪ (``in_edit`` within ``max_growth_px`` of ``original``): (H, W) bools.
+
+    The bound keeps a parser's mistake on a stylised image (a sketch read as person everywhere) from opening the
+    whole frame to the edit."""
+    if max_growth_px <= 0 or not original.any():
+        return original.copy()
+    size = 2 * max_growth_px + 1
+    reach = cv2.dilate(original.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))) > 0
+    return original | (in_edit & reach)
+
+
+def merged_label_map(original: np.ndarray, edited: np.ndarray, grown: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """The original labels, except where the region grew: there, the edited image's labels (so the avatar's masks
+    follow a hairstyle that became longer)."""
+    merged = original.copy()
+    added = grown & ~region
+    merged[added] = edited[added]
+    return merged

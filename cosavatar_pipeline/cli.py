@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from cosavatar_pipeline.errors import CosavatarError
+from cosavatar_pipeline.errors import CosavatarError, InputError
 from cosavatar_pipeline.presets import DEFAULT_PRESET, PRESETS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__)
@@ -64,37 +64,87 @@ def add_edit(
 @app.command()
 def materialize(
     video: Optional[list[str]] = typer.Option(None, help="video partition(s); default: all registered"),
-    edit: Optional[list[str]] = typer.Option(None, help="edit partition(s) to apply (edit-stage assets)"),
+    edit: Optional[list[str]] = typer.Option(None, help="edit partition(s) to apply to the videos (edit-stage assets)"),
     select: Optional[str] = typer.Option(None, help="comma-separated asset names; default: every stage"),
+    config: Optional[Path] = typer.Option(
+        None, help="YAML file: asset name (or a glob such as 'edited_avatar_round_*') -> its run config"
+    ),
 ) -> None:
-    """Materialize stages for video partitions, recorded in the Dagster instance (visible in the web UI)."""
+    """Materialize stages, recorded in the Dagster instance (visible in the web UI).
+
+    Without --edit: the video stages of each video. With --edit: each edit's rounds on each video (a backfill of
+    the edit); a video's missing stages are materialized first, stored ones are reused as they are."""
     pipeline = _pipeline()
+    try:
+        asset_config = _read_asset_config(config, pipeline.video_asset_names() + pipeline.edit_asset_names())
+    except CosavatarError as exc:
+        _fail(exc)
     videos = video or pipeline.registry.video_names()
     if not videos:
         _fail(CosavatarError("no videos registered: run `cosavatar add-video PATH` first"))
-    if edit:
-        _fail(CosavatarError("edit-stage assets do not exist yet in this version; materialize video stages only"))
     selected = [name.strip() for name in select.split(",")] if select else None
     failed = False
-    for name in videos:
-        typer.echo(f"materializing video {name!r} ...")
-        try:
-            outcome = pipeline.materialize_video(name, select=selected)
-        except CosavatarError as exc:
-            _fail(exc)
-        if outcome.success:
-            typer.secho(f"  ok (run {outcome.run_id})", fg=typer.colors.GREEN)
-        else:
-            failed = True
-            for message in outcome.failures:
-                typer.secho(f"  failed: {message}", fg=typer.colors.RED, err=True)
+    try:
+        for name in videos:
+            if edit:
+                missing = [a for a in pipeline.video_asset_names() if name not in pipeline.materialized(a)]
+                if missing:
+                    typer.echo(f"video {name!r} lacks {', '.join(missing)}: materializing them first ...")
+                    failed |= not _report(pipeline.materialize_video(name, select=missing, asset_config=_for(asset_config, missing)))
+                for edit_name in edit:
+                    typer.echo(f"applying edit {edit_name!r} to video {name!r} ...")
+                    ok = _report(pipeline.materialize_edit(edit_name, name, select=selected, asset_config=_for(asset_config, selected or pipeline.edit_asset_names())))
+                    failed |= not ok
+                    if ok:
+                        _print_edit_figures(pipeline, edit_name, name)
+            else:
+                typer.echo(f"materializing video {name!r} ...")
+                failed |= not _report(pipeline.materialize_video(name, select=selected, asset_config=_for(asset_config, selected or pipeline.video_asset_names())))
+    except CosavatarError as exc:
+        _fail(exc)
     if failed:
         raise typer.Exit(code=1)
 
 
+def _read_asset_config(path: Path | None, assets: list[str]) -> dict[str, dict]:
+    """{asset name: run config} from a YAML mapping whose keys are asset names or globs over them."""
+    import fnmatch
+
+    import yaml
+
+    if path is None:
+        return {}
+    try:
+        entries = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(path, f"is not a readable YAML file ({exc})") from None
+    if not isinstance(entries, dict) or not all(isinstance(v, dict) for v in entries.values()):
+        raise InputError(path, "must map asset names (or globs) to their config, e.g. 'edited_avatar_round_*: {finetune_steps: 200}'")
+    resolved: dict[str, dict] = {}
+    for pattern, values in entries.items():
+        matched = fnmatch.filter(assets, str(pattern))
+        if not matched:
+            raise InputError(path, f"{pattern!r} matches no asset; assets are {assets}")
+        for name in matched:
+            resolved.setdefault(name, {}).update(values)
+    return resolved
+
+
+def _for(asset_config: dict[str, dict], assets: list[str]) -> dict[str, dict]:
+    return {name: values for name, values in asset_config.items() if name in assets}
+
+
+def _report(outcome) -> bool:
+    if outcome.success:
+        typer.secho(f"  ok (run {outcome.run_id})", fg=typer.colors.GREEN)
+    for message in outcome.failures:
+        typer.secho(f"  failed: {message}", fg=typer.colors.RED, err=True)
+    return outcome.success
+
+
 @app.command()
 def status() -> None:
-    """What is materialized for each registered video."""
+    """What is materialized for each registered video, and how far each edit got on it."""
     pipeline = _pipeline()
     assets = pipeline.video_asset_names()
     done = {asset: pipeline.materialized(asset) for asset in assets}
@@ -105,7 +155,17 @@ def status() -> None:
         marks = "  ".join(("yes" if name in done[a] else "-").ljust(len(a)) for a in assets)
         typer.echo(f"{name.ljust(width)}  {entry.preset.ljust(8)}  {marks}")
     edits = pipeline.registry.edit_names()
-    typer.echo(f"edits: {', '.join(edits) if edits else 'none'}")
+    if not edits:
+        typer.echo("edits: none")
+    edit_assets = pipeline.edit_asset_names()
+    edit_done = {asset: pipeline.materialized(asset) for asset in edit_assets}
+    for edit_name in edits:
+        spec = pipeline.registry.get_edit(edit_name)
+        typer.echo(f"edit {edit_name!r}: {spec.prompt!r}, region {spec.region}, editor {spec.editor}")
+        for name in pipeline.registry.video_names():
+            key = f"{edit_name}|{name}"
+            stored = [a for a in edit_assets if key in edit_done[a]]
+            typer.echo(f"  {name.ljust(width)}  {len(stored)}/{len(edit_assets)} edit stages" + (f" (last: {stored[-1]})" if stored else ""))
 
 
 @app.command()
@@ -135,12 +195,21 @@ def demo(
         failed |= not outcome.success
         for message in outcome.failures:
             typer.secho(f"  failed: {message}", fg=typer.colors.RED, err=True)
+    if not failed:
+        typer.echo(f"applying edit {spec.name!r} ({spec.prompt!r}, region {spec.region}) to {target.name!r} ...")
+        try:
+            failed |= not _report(pipeline.materialize_edit(spec.name, target.name))
+        except CosavatarError as exc:
+            _fail(exc)
     typer.echo("")
-    typer.echo(f"edit registered: {spec.name!r} ({spec.prompt!r}, region {spec.region})")
     for asset in pipeline.video_asset_names():
-        typer.echo(f"{asset:>18}: {pipeline.asset_folder(asset, target.name)}")
+        typer.echo(f"{asset:>22}: {pipeline.asset_folder(asset, target.name)}")
+    edit_key = f"{spec.name}|{target.name}"
+    for asset in pipeline.edit_asset_names():
+        typer.echo(f"{asset:>22}: {pipeline.asset_folder(asset, edit_key)}")
     _print_key_figures(pipeline, target.name)
-    _print_mlflow_runs(pipeline, [target.name, driver.name])
+    _print_edit_figures(pipeline, spec.name, target.name)
+    _print_mlflow_runs(pipeline, [target.name, driver.name, edit_key])
     typer.echo("web UI: make ui   (Dagster at http://127.0.0.1:3000, MLflow at http://127.0.0.1:5000)")
     if failed:
         raise typer.Exit(code=1)
@@ -155,6 +224,24 @@ KEY_FIGURES = {
 }
 
 
+EDIT_FIGURES = {
+    "edited_dataset": ("target_change_inside", "target_change_outside", "region_growth"),
+    "edited_avatar": ("psnr_vs_targets", "render_change_inside", "leakage_outside", "change_between_rounds_inside"),
+}
+
+
+def _print_edit_figures(pipeline, edit: str, video: str) -> None:
+    import json
+
+    for asset in pipeline.edit_asset_names():
+        manifest = pipeline.asset_folder(asset, f"{edit}|{video}") / "manifest.json"
+        names = EDIT_FIGURES.get(asset.rsplit("_round_", 1)[0], ())
+        if manifest.exists() and names:
+            info = json.loads(manifest.read_text())["info"]
+            figures = ", ".join(f"{name} {info[name]:.3g}" for name in names if name in info)
+            typer.echo(f"{asset:>22}  [{info.get('editor')}] {figures}")
+
+
 def _print_key_figures(pipeline, video: str) -> None:
     import json
 
@@ -163,7 +250,7 @@ def _print_key_figures(pipeline, video: str) -> None:
         if manifest.exists():
             info = json.loads(manifest.read_text())["info"]
             figures = ", ".join(f"{name} {info[name]:.3g}" for name in names if name in info)
-            typer.echo(f"{asset:>18}  {figures}")
+            typer.echo(f"{asset:>22}  {figures}")
 
 
 def _print_mlflow_runs(pipeline, partitions: list[str]) -> None:

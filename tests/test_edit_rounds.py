@@ -92,7 +92,9 @@ def test_edit_checks_fail_before_any_work(trained_avatars, no_ip2p_weights):
     with pytest.raises(InputError, match=r"edit 'cyborg'.*does not support it.*colours: .*pink"):
         pipeline.check_edit("cyborg", "woman")
     pipeline.add_edit("give her pink hair", name="pink_hair_ip2p", editor="ip2p")
-    with pytest.raises(InputError, match=r"InstructPix2Pix weights not found: looked for '.*no_weights_here'"):
+    from cosavatar_pipeline.editing.ip2p import EditorUnavailable
+
+    with pytest.raises(EditorUnavailable, match=r"InstructPix2Pix weights not found: looked for '.*no_weights_here'"):
         pipeline.check_edit("pink_hair_ip2p", "woman")
     # the same check inside the Dagster step (a launch from the web UI skips the CLI's): one line, nothing stored
     import dagster as dg
@@ -117,3 +119,29 @@ def test_a_region_the_video_lacks_is_refused(trained_avatars):
     labels[labels == L.HAIR] = L.SKIN  # as parsed on a bald subject
     with pytest.raises(InputError, match=r"video 'bald': has no 'hair' region to edit: .* in only 0% of the frames"):
         check_region_present(labels, "hair", "video 'bald'")
+
+
+def test_backfilling_an_edit_over_every_video_runs_only_edit_stages(trained_avatars, tmp_path):
+    """`cosavatar materialize --edit` over all registered videos, as a user runs it (a separate process, with
+    K = 1 round set by COSAVATAR_EDIT_ROUNDS and tiny settings from a --config file)."""
+    import os
+    import subprocess
+    import sys
+
+    pipeline = trained_avatars
+    pipeline.add_edit("make the hair blue", name="backfilled")
+    config = tmp_path / "tiny.yaml"
+    config.write_text("edited_*_round_*: {finetune_steps: 10, evaluation_frames: 2}\n")
+    before = video_materialization_counts(pipeline)
+    env = {**os.environ, "COSAVATAR_EDIT_ROUNDS": "1", "COSAVATAR_IP2P_MODEL": str(tmp_path / "no_weights")}
+    result = subprocess.run(
+        [sys.executable, "-c", "from cosavatar_pipeline.cli import main; main()", "materialize", "--edit", "backfilled", "--config", str(config)],
+        env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "applying edit 'backfilled' to video 'man'" in result.stdout and "applying edit 'backfilled' to video 'woman'" in result.stdout
+    assert "[procedural] psnr_vs_targets" in result.stdout
+    for video in ("man", "woman"):
+        assert f"backfilled|{video}" in pipeline.materialized("edited_avatar_round_1")
+    # the instance's event log: not one video-partitioned asset was materialized by the backfill
+    assert video_materialization_counts(pipeline) == before

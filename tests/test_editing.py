@@ -55,3 +55,18 @@ def test_styles_change_the_image(style, sample_clips):
     out = ProceduralEditor().edit(frame, frame, style, np.ones(frame.shape[:2], np.float32), seed=0)
     assert out.shape == frame.shape and out.dtype == np.uint8
     assert np.abs(out.astype(float) - frame).mean() > 5
+
+
+def test_region_grows_only_where_it_may():
+    from cosavatar_pipeline.editing.regions import grown_region
+    from cosavatar_pipeline.parsing import labels as L
+
+    original = np.full((1, 12), L.BACKGROUND, np.uint8)
+    original[0, 4:6] = L.HAIR
+    original[0, 6:8] = L.SKIN
+    original[0, 2:4] = L.CLOTH
+    edited = np.full_like(original, L.HAIR)  # the edit's parser calls everything hair
+    grown = grown_region("hair", original, edited, max_growth_px=3)
+    # hair grows over clothes and background within 3 px (column 8 is 3 px from column 5), never into the skin
+    assert np.flatnonzero(grown[0]).tolist() == [1, 2, 3, 4, 5, 8]
+    assert grown_region("lips", original, edited, max_growth_px=3).sum() == 0  # no lips here; lips never grow

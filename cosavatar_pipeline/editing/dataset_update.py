@@ -114,7 +114,7 @@ def update_dataset(
             progress(index + 1, count)
     edited_labels = np.stack(list(parser.parse(raw_edits, landmarks)))
     regions = np.stack(
-        [grown_region(original_regions[i], region_mask(edited_labels[i], region), config.growth_px(size)) for i in range(count)]
+        [grown_region(region, np.asarray(original_labels[i]), edited_labels[i], config.growth_px(size)) for i in range(count)]
     )
     masks = np.stack([feathered_mask(r, config.feather_px(size)) for r in regions])
     targets = np.stack([blend(raw_edits[i], originals[i], masks[i]) for i in range(count)])

@@ -7,7 +7,17 @@ import cv2
 import numpy as np
 
 from cosavatar_pipeline.errors import InputError
+from cosavatar_pipeline.parsing import labels as L
 from cosavatar_pipeline.parsing.labels import region_mask
+
+# Which original labels a region may grow into when the edited image shows it larger: hair may become longer over
+# the background and the clothes, clothes may widen over the background. Face parts keep their shape: a parser
+# reading a recoloured forehead or chest as "hair" must not pull them into the edit.
+GROWS_INTO: dict[str, tuple[int, ...]] = {
+    "hair": (L.BACKGROUND, L.CLOTH),
+    "clothes": (L.BACKGROUND,),
+    "person": (L.BACKGROUND,),
+}
 
 # A region must cover at least this fraction of the frame in at least MIN_PRESENCE of the frames to be edited.
 MIN_REGION_AREA = 0.002
@@ -29,16 +39,18 @@ def check_region_present(label_maps: np.ndarray, region: str, subject: str) -> f
     return presence
 
 
-def grown_region(original: np.ndarray, in_edit: np.ndarray, max_growth_px: int) -> np.ndarray:
-    """``original`` ∪ (``in_edit`` within ``max_growth_px`` of ``original``): (H, W) bools.
+def grown_region(region: str, original_labels: np.ndarray, edited_labels: np.ndarray, max_growth_px: int) -> np.ndarray:
+    """The region in the original labels ∪ the edited image's region where it may grow: (H, W) bools.
 
-    The bound keeps a parser's mistake on a stylised image (a sketch read as person everywhere) from opening the
-    whole frame to the edit."""
-    if max_growth_px <= 0 or not original.any():
-        return original.copy()
+    Growth is limited to pixels ``GROWS_INTO`` allows and to ``max_growth_px`` from the original region, so a
+    parser's mistake on a stylised image (a sketch read as person everywhere) cannot open the frame to the edit."""
+    original = region_mask(original_labels, region)
+    allowed = np.isin(original_labels, GROWS_INTO.get(region, ()))
+    if max_growth_px <= 0 or not original.any() or not allowed.any():
+        return original
     size = 2 * max_growth_px + 1
     reach = cv2.dilate(original.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))) > 0
-    return original | (in_edit & reach)
+    return original | (region_mask(edited_labels, region) & reach & allowed)
 
 
 def merged_label_map(original: np.ndarray, edited: np.ndarray, grown: np.ndarray, region: np.ndarray) -> np.ndarray:

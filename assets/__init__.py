@@ -15,9 +15,19 @@ from assets.driving_motion import driving_motion
 from assets.edit_rounds import EDIT_ROUND_ASSETS, EDIT_ROUND_CHECKS
 from assets.face_coefficients import face_coefficients, face_coefficients_reproject
 from assets.face_landmarks import face_landmarks, face_landmarks_tracked
-from assets.face_parsing import face_parsing, face_parsing_face_in_every_frame, face_parsing_hair_and_torso_present
+from assets.face_parsing import (
+    face_parsing,
+    face_parsing_face_in_every_frame,
+    face_parsing_hair_and_torso_present,
+)
 from assets.frames import frames, frames_cover_source_duration
 from assets.jobs import apply_edit_job, reconstruct_video_job
+from assets.renders import (
+    final_render,
+    final_render_steadier_than_per_frame_edits,
+    reconstruction_render,
+    reenacted_render,
+)
 from assets.sensors import video_inbox_sensor
 from assets.source_video import source_video
 
@@ -34,8 +44,12 @@ ALL_ASSETS = [
     background_plate,
     # reconstruction
     avatar,
+    reconstruction_render,
     # editing: edited_dataset_round_1, edited_avatar_round_1, ... edited_avatar_round_K
     *EDIT_ROUND_ASSETS,
+    # renders
+    final_render,
+    reenacted_render,
 ]
 ALL_ASSET_CHECKS = [
     frames_cover_source_duration,
@@ -45,6 +59,7 @@ ALL_ASSET_CHECKS = [
     face_parsing_hair_and_torso_present,
     avatar_beats_background_plate,
     *EDIT_ROUND_CHECKS,
+    final_render_steadier_than_per_frame_edits,
 ]
 ALL_JOBS = [reconstruct_video_job, apply_edit_job]
 ALL_SENSORS = [video_inbox_sensor]

@@ -4,7 +4,7 @@ one (edit, video) partition, reading the video's stages as they are)."""
 import dagster as dg
 
 VIDEO_STAGE_GROUPS = ("ingest", "face", "parsing", "reconstruction")
-EDIT_STAGE_GROUPS = ("editing",)
+EDIT_STAGE_GROUPS = ("editing", "renders")
 
 reconstruct_video_job = dg.define_asset_job(
     "reconstruct_video",
@@ -15,6 +15,7 @@ reconstruct_video_job = dg.define_asset_job(
 apply_edit_job = dg.define_asset_job(
     "apply_edit",
     selection=dg.AssetSelection.groups(*EDIT_STAGE_GROUPS),
-    description="Run an edit's rounds (dataset update + fine-tune, K times) for the chosen (edit, video) partitions. "
+    description="Run an edit's rounds (dataset update + fine-tune, K times) and its final and reenacted renders for "
+    "the chosen (edit, video) partitions. "
     "Needs the video's stages up to `avatar`; never re-materializes them.",
 )

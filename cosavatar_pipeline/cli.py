@@ -87,7 +87,7 @@ def materialize(
     try:
         for name in videos:
             if edit:
-                missing = [a for a in pipeline.video_asset_names() if name not in pipeline.materialized(a)]
+                missing = [a for a in pipeline.edit_prerequisites() if name not in pipeline.materialized(a)]
                 if missing:
                     typer.echo(f"video {name!r} lacks {', '.join(missing)}: materializing them first ...")
                     failed |= not _report(pipeline.materialize_video(name, select=missing, asset_config=_for(asset_config, missing)))

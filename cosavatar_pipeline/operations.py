@@ -186,6 +186,15 @@ class Pipeline:
     def edit_asset_names(self) -> list[str]:
         return self._job_asset_names(EDIT_JOB)
 
+    def edit_prerequisites(self) -> list[str]:
+        """The video stages the edit stages read (upstream of them), in graph order."""
+        from cosavatar_pipeline.definitions import defs
+
+        graph = defs.resolve_asset_graph()
+        edit_keys = [dg.AssetKey(name) for name in self.edit_asset_names()]
+        upstream = dg.AssetSelection.assets(*edit_keys).upstream().resolve(graph)
+        return [name for name in self.video_asset_names() if dg.AssetKey(name) in upstream]
+
     @staticmethod
     def _job_asset_names(job_name: str) -> list[str]:
         from cosavatar_pipeline.definitions import defs

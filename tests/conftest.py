@@ -84,6 +84,38 @@ def trained_avatars(real_clips):
     return real_clips
 
 
+def video_materialization_counts(pipeline) -> dict[str, int]:
+    import dagster as dg
+
+    return {
+        name: len(pipeline.instance.fetch_materializations(dg.AssetKey(name), limit=1000).records)
+        for name in pipeline.video_asset_names()
+    }
+
+
+@pytest.fixture(scope="session")
+def backfilled_edit(trained_avatars, tmp_path_factory):
+    """`cosavatar materialize --edit backfilled` over both real clips in a separate process, as a user runs it:
+    K = 1 round (COSAVATAR_EDIT_ROUNDS), tiny settings from a --config file, no IP2P weights; each clip is the
+    other's reenactment driver. Returns (pipeline, the finished process, video-asset materialization counts before)."""
+    import subprocess
+    import sys
+
+    pipeline = trained_avatars
+    pipeline.add_edit("make the hair blue", name="backfilled")
+    folder = tmp_path_factory.mktemp("backfill")
+    config = folder / "tiny.yaml"
+    config.write_text("edited_*_round_*: {finetune_steps: 10, evaluation_frames: 2}\n")
+    before = video_materialization_counts(pipeline)
+    env = {**os.environ, "COSAVATAR_EDIT_ROUNDS": "1", "COSAVATAR_IP2P_MODEL": str(folder / "no_weights")}
+    result = subprocess.run(
+        [sys.executable, "-c", "from cosavatar_pipeline.cli import main; main()", "materialize", "--edit", "backfilled", "--config", str(config)],
+        env=env, capture_output=True, text=True, timeout=1200,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    return pipeline, result, before
+
+
 def latest_materialization(pipeline, asset: str, partition: str):
     import dagster as dg
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cosavatar_pipeline.errors import InputError
-from tests.conftest import latest_materialization, manifest_of
+from tests.conftest import latest_materialization, manifest_of, video_materialization_counts
 
 ROUND_ASSETS = ["edited_dataset_round_1", "edited_avatar_round_1", "edited_dataset_round_2", "edited_avatar_round_2"]
 TINY = {"finetune_steps": 60, "evaluation_frames": 6, "checkpoint_every": 20}
@@ -15,13 +15,6 @@ def no_ip2p_weights(monkeypatch, tmp_path):
     monkeypatch.setenv("COSAVATAR_IP2P_MODEL", str(tmp_path / "no_weights_here"))
 
 
-def video_materialization_counts(pipeline) -> dict[str, int]:
-    import dagster as dg
-
-    return {
-        name: len(pipeline.instance.fetch_materializations(dg.AssetKey(name), limit=1000).records)
-        for name in pipeline.video_asset_names()
-    }
 
 
 def test_two_rounds_of_pink_hair_on_real_data(trained_avatars, no_ip2p_weights):
@@ -121,27 +114,13 @@ def test_a_region_the_video_lacks_is_refused(trained_avatars):
         check_region_present(labels, "hair", "video 'bald'")
 
 
-def test_backfilling_an_edit_over_every_video_runs_only_edit_stages(trained_avatars, tmp_path):
-    """`cosavatar materialize --edit` over all registered videos, as a user runs it (a separate process, with
-    K = 1 round set by COSAVATAR_EDIT_ROUNDS and tiny settings from a --config file)."""
-    import os
-    import subprocess
-    import sys
-
-    pipeline = trained_avatars
-    pipeline.add_edit("make the hair blue", name="backfilled")
-    config = tmp_path / "tiny.yaml"
-    config.write_text("edited_*_round_*: {finetune_steps: 10, evaluation_frames: 2}\n")
-    before = video_materialization_counts(pipeline)
-    env = {**os.environ, "COSAVATAR_EDIT_ROUNDS": "1", "COSAVATAR_IP2P_MODEL": str(tmp_path / "no_weights")}
-    result = subprocess.run(
-        [sys.executable, "-c", "from cosavatar_pipeline.cli import main; main()", "materialize", "--edit", "backfilled", "--config", str(config)],
-        env=env, capture_output=True, text=True, timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+def test_backfilling_an_edit_over_every_video_runs_only_edit_stages(backfilled_edit):
+    """`cosavatar materialize --edit` over all registered videos, as a user runs it (see the fixture)."""
+    pipeline, result, before = backfilled_edit
     assert "applying edit 'backfilled' to video 'man'" in result.stdout and "applying edit 'backfilled' to video 'woman'" in result.stdout
     assert "[procedural] psnr_vs_targets" in result.stdout
     for video in ("man", "woman"):
         assert f"backfilled|{video}" in pipeline.materialized("edited_avatar_round_1")
+        assert f"backfilled|{video}" in pipeline.materialized("final_render")
     # the instance's event log: not one video-partitioned asset was materialized by the backfill
     assert video_materialization_counts(pipeline) == before

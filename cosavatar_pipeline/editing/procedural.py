@@ -138,10 +138,15 @@ def parse_prompt(prompt: str) -> tuple[str, str]:
 
 
 class ProceduralEditor:
+    """Filters the ORIGINAL frame, not the render: a filter has no image prior to restore the detail a NeRF render
+    lacks, and a sketch of a (soft) render is a blank page. Being deterministic, it gives every round the same
+    targets; the rounds then only refine the avatar's fit to them (the render still starts each IP2P edit)."""
+
     name = "procedural"
 
     def edit(self, render: np.ndarray, original: np.ndarray, prompt: str, mask: np.ndarray, seed: int) -> np.ndarray:
         kind, name = parse_prompt(prompt)
+        image = np.ascontiguousarray(original)
         if kind == "style":
-            return STYLES[name](np.ascontiguousarray(render))
-        return blend(recolour(render, COLOURS[name], mask), render, mask)
+            return STYLES[name](image)
+        return blend(recolour(image, COLOURS[name], mask), image, mask)

@@ -1,0 +1,295 @@
+"""Renders users take away: `reconstruction_render` (video: the unedited avatar, for quality control before any
+edit), `final_render` (edit, video: the last round's avatar over the source trajectory) and `reenacted_render`
+(edit, video: the edited avatar driven by another video's motion), each an mp4 set with the figures that show
+what the 3D representation buys."""
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+
+from assets.avatar import load_avatar_dataset
+from assets.edit_rounds import LAST_ROUND_AVATAR, edit_of
+from assets.face_coefficients import load_face_model
+from assets.face_parsing import load_labels
+from assets.partitions import edit_video_partitions, video_partitions
+from assets.reporting import (
+    ProgressLog,
+    manifest_output,
+    preview_metadata,
+    user_errors_fail_the_step,
+)
+from assets.source_video import SOURCE_FILE
+from cosavatar_pipeline.editing.dataset_update import RoundDataset
+from cosavatar_pipeline.errors import InputError
+from cosavatar_pipeline.face.motion import DrivingMotion, retarget
+from cosavatar_pipeline.nerf.metrics import psnr
+from cosavatar_pipeline.nerf.render import render_dataset_frames, render_frames
+from cosavatar_pipeline.nerf.trainer import load_trained, saved_config
+from cosavatar_pipeline.parsing.labels import region_mask
+from cosavatar_pipeline.preview import contact_sheet
+from cosavatar_pipeline.render.consistency import (
+    consecutive_pairs,
+    source_flow,
+    warping_error,
+)
+from cosavatar_pipeline.render.outputs import (
+    SIDE_BY_SIDE_FILE,
+    side_by_side,
+    write_render_set,
+)
+from cosavatar_pipeline.render.reenactment import reenactment_figures
+from cosavatar_pipeline.video.frames import FRAMES_FILE, load_frames
+from resources import (
+    ComputeDevice,
+    Manifest,
+    MlflowTracking,
+    StorageResource,
+    mlflow_metadata,
+)
+
+RECONSTRUCTION_FILE, FINAL_FILE, REENACTED_FILE = "reconstruction.mp4", "final.mp4", "reenacted.mp4"
+MAX_WARPING_RATIO_CHECK = 1.0  # the final render must flicker less than the per-frame edits (IP2P; warn only)
+
+
+def _render_avatar(context, avatar: Manifest, dataset, device) -> np.ndarray:
+    """The avatar over the video's own trajectory: every frame, training frames with their appearance latents."""
+    model = load_trained(Path(avatar.directory), dataset, device)
+    frame_ids = np.arange(dataset.count)
+    return render_dataset_frames(model, dataset, frame_ids, own_appearance=True, progress=ProgressLog(context, "rendered frames", 50))["rgb"]
+
+
+def dilated(masks: np.ndarray, radius: int) -> np.ndarray:
+    import cv2
+
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return np.stack([cv2.dilate(m.astype(np.uint8), kernel) > 0 for m in masks])
+
+
+def _log_outputs(run, folder: Path, files: list[str]) -> None:
+    for name in files:
+        run.log_artifact(folder / name)
+
+
+def _video_metadata(manifest: Manifest, main_file: str, figures: dict, sheet: np.ndarray, title: str, run) -> dict:
+    return {
+        **{name: round(value, 3) for name, value in figures.items()},
+        "video": dg.MetadataValue.path(str(Path(manifest.directory) / main_file)),
+        "side_by_side": dg.MetadataValue.path(str(Path(manifest.directory) / SIDE_BY_SIDE_FILE)),
+        "preview": preview_metadata(sheet, title),
+        **mlflow_metadata(run),
+    }
+
+
+@dg.asset(
+    partitions_def=video_partitions,
+    group_name="reconstruction",
+    kinds={"pytorch", "video", "mlflow"},
+    pool="gpu",
+    io_manager_key="manifest_io_manager",
+    description="The unedited avatar replayed over its own motion: reconstruction.mp4 and side_by_side.mp4 "
+    "(source | avatar) with the source's audio, a contact sheet; PSNR against the source on all frames and on the "
+    "held-out ones. For quality control before any edit.",
+)
+def reconstruction_render(
+    context: dg.AssetExecutionContext,
+    avatar: Manifest,
+    source_video: Manifest,
+    frames: Manifest,
+    face_coefficients: Manifest,
+    face_parsing: Manifest,
+    background_plate: Manifest,
+    storage: StorageResource,
+    tracking: MlflowTracking,
+    device: ComputeDevice,
+) -> dg.Output[Manifest]:
+    dataset = load_avatar_dataset(frames, face_coefficients, face_parsing, background_plate, saved_config(Path(avatar.directory)))
+    rendered = _render_avatar(context, avatar, dataset, device.torch_device())
+    figures = {
+        "psnr_vs_source": float(np.mean([psnr(r, s) for r, s in zip(rendered, dataset.frames)])),
+        "psnr_vs_source_holdout": float(np.mean([psnr(rendered[i], dataset.frames[i]) for i in dataset.holdout])),
+        "frame_count": float(len(rendered)),
+    }
+    with storage.write_partition(context) as writer, tracking.run(context) as run:
+        files = write_render_set(writer.staging, RECONSTRUCTION_FILE, rendered, dataset.frames, frames.info["fps"], source_video.path(SOURCE_FILE))
+        writer.record(files, preset=frames.info["preset"], fps=frames.info["fps"], **figures)
+        run.log_metrics(figures)
+        _log_outputs(run, writer.staging, files)
+    sheet = contact_sheet(side_by_side(dataset.frames, rendered), count=4, columns=2, tile=320)
+    return manifest_output(writer.manifest, _video_metadata(writer.manifest, RECONSTRUCTION_FILE, figures, sheet, "source | avatar", run))
+
+
+@dg.asset(
+    partitions_def=edit_video_partitions,
+    group_name="renders",
+    kinds={"pytorch", "video", "mlflow"},
+    pool="gpu",
+    io_manager_key="manifest_io_manager",
+    ins={"edited_avatar": dg.AssetIn(key=LAST_ROUND_AVATAR), "first_round": dg.AssetIn(key="edited_dataset_round_1")},
+    description=f"`{LAST_ROUND_AVATAR}` rendered over the source trajectory: final.mp4 and side_by_side.mp4 "
+    "(source | edited) with the source's audio, a contact sheet. Figures: temporal warping error (the SOURCE "
+    "video's optical flow, DIS, forward-backward occlusion check) of the round-1 raw per-frame edits vs of this "
+    "render, inside the edit's region, and their ratio (< 1: the 3D avatar is steadier than editing frames one by "
+    "one); PSNR against the source outside the region (what should not change).",
+)
+def final_render(
+    context: dg.AssetExecutionContext,
+    edited_avatar: Manifest,
+    first_round: Manifest,
+    source_video: Manifest,
+    frames: Manifest,
+    face_coefficients: Manifest,
+    face_parsing: Manifest,
+    background_plate: Manifest,
+    storage: StorageResource,
+    tracking: MlflowTracking,
+    device: ComputeDevice,
+) -> dg.Output[Manifest]:
+    spec, _ = edit_of(context, storage)
+    dataset = load_avatar_dataset(frames, face_coefficients, face_parsing, background_plate, saved_config(Path(edited_avatar.directory)))
+    rendered = _render_avatar(context, edited_avatar, dataset, device.torch_device())
+    source = dataset.frames
+    context.log.info("optical flow of the source video ...")
+    flow = source_flow(source)
+    raw = RoundDataset.load(Path(first_round.directory))
+    ids = np.asarray(raw.frame_ids)
+    raw_edits = np.zeros_like(source)
+    raw_edits[ids] = raw.raw_edits
+    region = region_mask(np.asarray(load_labels(face_parsing)), spec.region)
+    pairs = consecutive_pairs(ids)
+    raw_error = warping_error(raw_edits, flow, pairs, region)
+    final_error = warping_error(rendered, flow, pairs, region)
+    outside = ~dilated(region, max(1, dataset.size // 32))  # clear of the blend's feathered edge
+    figures = {
+        "warping_error_raw_edits": raw_error,
+        "warping_error_final": final_error,
+        "warping_error_ratio": final_error / max(raw_error, 1e-9),
+        "warping_error_source": warping_error(source, flow, pairs, region),
+        "psnr_outside_region_vs_source": float(np.mean([psnr(r, s, m) for r, s, m in zip(rendered, source, outside) if m.any()])),
+        "flow_valid_fraction": flow.valid_fraction,
+        "frame_count": float(len(rendered)),
+    }
+    with storage.write_partition(context) as writer, tracking.run(context) as run:
+        files = write_render_set(writer.staging, FINAL_FILE, rendered, source, frames.info["fps"], source_video.path(SOURCE_FILE))
+        writer.record(files, preset=frames.info["preset"], fps=frames.info["fps"], editor=first_round.info["editor"], **figures)
+        run.log_params({"prompt": spec.prompt, "region": spec.region, "editor": first_round.info["editor"], "avatar": LAST_ROUND_AVATAR})
+        run.log_metrics(figures)
+        _log_outputs(run, writer.staging, files)
+    sheet = contact_sheet(side_by_side(source, rendered), count=4, columns=2, tile=320)
+    return manifest_output(
+        writer.manifest,
+        {"editor": first_round.info["editor"], **_video_metadata(writer.manifest, FINAL_FILE, figures, sheet, "source | edited", run)},
+    )
+
+
+@dg.asset_check(
+    asset=final_render,
+    partitions_def=edit_video_partitions,
+    description="The final render flickers less than the round-1 per-frame edits (warping-error ratio < 1) inside "
+    "the edit's region. A warning: a deterministic procedural recolouring can be as steady as the render.",
+)
+def final_render_steadier_than_per_frame_edits(final_render: Manifest) -> dg.AssetCheckResult:
+    ratio = final_render.info["warping_error_ratio"]
+    return dg.AssetCheckResult(
+        passed=bool(ratio < MAX_WARPING_RATIO_CHECK),
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"warping_error_ratio": ratio, "editor": final_render.info["editor"]},
+    )
+
+
+class ReenactmentSettings(dg.Config):
+    """The driver: a registered video whose `driving_motion` is stored. Empty: ``COSAVATAR_DRIVER``, else the first
+    other registered video (in name order) with stored driving motion."""
+
+    driver: str = ""
+
+
+def choose_driver(requested: str, video: str, storage: StorageResource) -> str:
+    registered = storage.registry.video_names()
+    with_motion = [name for name in registered if (storage.folder("driving_motion", name) / "manifest.json").exists()]
+    choice = requested or os.environ.get("COSAVATAR_DRIVER", "")
+    if choice:
+        if choice not in registered:
+            raise InputError(f"driver {choice!r}", f"is not a registered video (registered: {registered})")
+        if choice not in with_motion:
+            raise InputError(f"driver {choice!r}", "has no driving_motion yet: materialize it first")
+        return choice
+    others = [name for name in with_motion if name != video]
+    if not others:
+        raise InputError(f"video {video!r}", "no other registered video has driving_motion to drive it; register a driver")
+    return others[0]
+
+
+def _stored(storage: StorageResource, asset: str, partition: str) -> Manifest:
+    import json
+
+    return Manifest(**json.loads((storage.folder(asset, partition) / "manifest.json").read_text()))
+
+
+@dg.asset(
+    partitions_def=edit_video_partitions,
+    group_name="renders",
+    kinds={"pytorch", "video", "mlflow"},
+    pool="gpu",
+    io_manager_key="manifest_io_manager",
+    ins={"edited_avatar": dg.AssetIn(key=LAST_ROUND_AVATAR)},
+    # The driver is another video, chosen at run time: every `driving_motion` partition is a possible input.
+    deps=[dg.AssetDep("driving_motion", partition_mapping=dg.AllPartitionMapping())],
+    description=f"`{LAST_ROUND_AVATAR}` driven by another registered video's `driving_motion` (run config "
+    "`driver`; default COSAVATAR_DRIVER, else the first other video): expression displacements projected on this "
+    "video's basis, head pose relative to each clip's mean pose. reenacted.mp4 and side_by_side.mp4 (driver | "
+    "reenacted, the driver's audio). Figures: expression transfer error (landmarks re-detected on the render, "
+    "fitted, vs the driver's displacements) and identity drift, in % of the inter-ocular distance.",
+)
+def reenacted_render(
+    context: dg.AssetExecutionContext,
+    config: ReenactmentSettings,
+    edited_avatar: Manifest,
+    frames: Manifest,
+    face_coefficients: Manifest,
+    face_parsing: Manifest,
+    background_plate: Manifest,
+    storage: StorageResource,
+    tracking: MlflowTracking,
+    device: ComputeDevice,
+) -> dg.Output[Manifest]:
+    spec, video = edit_of(context, storage)
+    with user_errors_fail_the_step():
+        driver = choose_driver(config.driver, video, storage)
+    driver_motion_manifest = _stored(storage, "driving_motion", driver)
+    motion = DrivingMotion.load(Path(driver_motion_manifest.directory))
+    driver_frames = load_frames(_stored(storage, "frames", driver).path(FRAMES_FILE).parent)
+    context.log.info(f"driver: video {driver!r} (driving_motion data version {driver_motion_manifest.data_version})")
+    avatar_config = saved_config(Path(edited_avatar.directory))
+    dataset = load_avatar_dataset(frames, face_coefficients, face_parsing, background_plate, avatar_config)
+    target = load_face_model(face_coefficients)
+    codes, rotations, translations = retarget(motion, target)
+    model = load_trained(Path(edited_avatar.directory), dataset, device.torch_device())
+    rendered = render_frames(
+        model, dataset, codes[:, : avatar_config.expression_dims], rotations, translations,
+        progress=ProgressLog(context, "reenacted frames", 50),
+    )["rgb"]
+    context.log.info("re-detecting landmarks on the reenacted frames ...")
+    with user_errors_fail_the_step():
+        figures = reenactment_figures(rendered, motion, target)
+    figures["frame_count"] = float(len(rendered))
+    driver_source = _stored(storage, "source_video", driver)
+    with storage.write_partition(context) as writer, tracking.run(context) as run:
+        files = write_render_set(writer.staging, REENACTED_FILE, rendered, driver_frames, frames.info["fps"], driver_source.path(SOURCE_FILE))
+        writer.record(
+            files, preset=frames.info["preset"], fps=frames.info["fps"], driver=driver,
+            driver_motion_data_version=driver_motion_manifest.data_version, **figures,
+        )
+        run.log_params({"prompt": spec.prompt, "driver": driver, "driver_motion_data_version": driver_motion_manifest.data_version})
+        run.log_metrics(figures)
+        _log_outputs(run, writer.staging, files)
+    sheet = contact_sheet(side_by_side(driver_frames[: len(rendered)], rendered), count=4, columns=2, tile=320)
+    return manifest_output(
+        writer.manifest,
+        {
+            "driver": driver,
+            "driver_motion_data_version": driver_motion_manifest.data_version,
+            **_video_metadata(writer.manifest, REENACTED_FILE, figures, sheet, "driver | reenacted", run),
+        },
+    )

@@ -1,0 +1,1 @@
+"""What users take away: rendered videos (mp4 sets with audio) and the figures that show the edit is consistent."""

@@ -26,7 +26,7 @@ from cosavatar_pipeline.errors import InputError
 from cosavatar_pipeline.nerf.checkpoint import META_FILE, TENSORS_FILE
 from cosavatar_pipeline.nerf.dataset import AvatarDataset
 from cosavatar_pipeline.nerf.render import render_dataset_frames
-from cosavatar_pipeline.nerf.trainer import compatible_checkpoint, load_trained, saved_config, train_avatar
+from cosavatar_pipeline.nerf.trainer import discard_incompatible_checkpoint, load_trained, saved_config, train_avatar
 from cosavatar_pipeline.parsing.labels import region_mask
 from cosavatar_pipeline.parsing.mediapipe_parser import MediapipeParser
 from cosavatar_pipeline.preview import save_png
@@ -244,9 +244,7 @@ def build_avatar_round(k: int) -> dg.AssetsDefinition:
         torch_device = device.torch_device()
         initial = load_trained(Path(previous_avatar.directory), dataset).state_dict()
         scratch = storage.checkpoint_folder(context, inputs_version=f"{previous_avatar.data_version}:{edited_dataset.data_version}")
-        if not compatible_checkpoint(scratch, nerf_config):
-            shutil.rmtree(scratch)
-            scratch.mkdir(parents=True)
+        discard_incompatible_checkpoint(scratch, nerf_config)
         with storage.write_partition(context) as writer, tracking.run(context) as run:
             run.log_params({
                 **round_params(spec, k, round_config, edited_dataset.info["editor"], edited_dataset.info["editor_reason"], edited_dataset.info.get("ip2p")),

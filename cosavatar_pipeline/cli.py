@@ -173,7 +173,8 @@ def demo(
     video: Optional[Path] = typer.Option(None, help="your own clip instead of the bundled synthetic sample"),
     preset: str = typer.Option(DEFAULT_PRESET),
 ) -> None:
-    """Register the sample (or VIDEO), a reenactment driver and a sample edit; materialize every stage."""
+    """Register the sample (or VIDEO), a reenactment driver and a sample edit; materialize every stage, apply the
+    edit, render the edited video and its reenactment by the driver."""
     from cosavatar_pipeline.video.sample import make_sample_clips
 
     pipeline = _pipeline()
@@ -198,7 +199,8 @@ def demo(
     if not failed:
         typer.echo(f"applying edit {spec.name!r} ({spec.prompt!r}, region {spec.region}) to {target.name!r} ...")
         try:
-            failed |= not _report(pipeline.materialize_edit(spec.name, target.name))
+            outcome = pipeline.materialize_edit(spec.name, target.name, asset_config={"reenacted_render": {"driver": driver.name}})
+            failed |= not _report(outcome)
         except CosavatarError as exc:
             _fail(exc)
     typer.echo("")
@@ -210,6 +212,14 @@ def demo(
     _print_key_figures(pipeline, target.name)
     _print_edit_figures(pipeline, spec.name, target.name)
     _print_mlflow_runs(pipeline, [target.name, driver.name, edit_key])
+    typer.echo("")
+    for asset, file in (("reconstruction_render", "side_by_side.mp4"), ("final_render", "final.mp4"),
+                        ("final_render", "side_by_side.mp4"), ("reenacted_render", "reenacted.mp4"),
+                        ("reenacted_render", "side_by_side.mp4")):
+        partition = target.name if asset == "reconstruction_render" else edit_key
+        path = pipeline.asset_folder(asset, partition) / file
+        if path.exists():
+            typer.secho(f"{asset:>22}: {path}", bold=True)
     typer.echo("web UI: make ui   (Dagster at http://127.0.0.1:3000, MLflow at http://127.0.0.1:5000)")
     if failed:
         raise typer.Exit(code=1)
@@ -221,12 +231,16 @@ KEY_FIGURES = {
     "face_parsing": ("iou_hair", "iou_skin", "hair_presence"),
     "background_plate": ("never_seen_fraction",),
     "avatar": ("holdout_psnr", "holdout_psnr_person", "plate_psnr", "train_seconds"),
+    "reconstruction_render": ("psnr_vs_source", "psnr_vs_source_holdout"),
 }
 
 
 EDIT_FIGURES = {
     "edited_dataset": ("target_change_inside", "target_change_outside", "region_growth"),
     "edited_avatar": ("psnr_vs_targets", "render_change_inside", "leakage_outside", "change_between_rounds_inside"),
+    "final": ("warping_error_raw_edits", "warping_error_final", "warping_error_ratio", "psnr_outside_region_vs_source"),
+    "reenacted": ("expression_transfer_error_pct", "no_motion_error_pct", "expression_transfer_error_mouth_pct",
+                  "no_motion_error_mouth_pct", "identity_drift_pct"),
 }
 
 
@@ -235,11 +249,12 @@ def _print_edit_figures(pipeline, edit: str, video: str) -> None:
 
     for asset in pipeline.edit_asset_names():
         manifest = pipeline.asset_folder(asset, f"{edit}|{video}") / "manifest.json"
-        names = EDIT_FIGURES.get(asset.rsplit("_round_", 1)[0], ())
+        names = EDIT_FIGURES.get(asset.rsplit("_round_", 1)[0].removesuffix("_render"), ())
         if manifest.exists() and names:
             info = json.loads(manifest.read_text())["info"]
             figures = ", ".join(f"{name} {info[name]:.3g}" for name in names if name in info)
-            typer.echo(f"{asset:>22}  [{info.get('editor')}] {figures}")
+            label = info.get("editor") or f"driver {info.get('driver')}"
+            typer.echo(f"{asset:>22}  [{label}] {figures}")
 
 
 def _print_key_figures(pipeline, video: str) -> None:

@@ -76,7 +76,7 @@ def test_auto_picks_ip2p_when_weights_exist_and_says_why(tiny_pipeline_dir, tmp_
     editor, reason = choose_editor("auto", IP2PSettings(model=str(tiny_pipeline_dir)))
     assert editor.name == "ip2p" and reason.startswith("ip2p: weights from")
     editor, reason = choose_editor("auto", IP2PSettings(model=str(tmp_path / "nowhere")))
-    assert editor.name == "procedural" and "auto fell back because InstructPix2Pix weights not found" in reason
+    assert editor.name == "procedural" and "auto fell back because no InstructPix2Pix weights" in reason
     with pytest.raises(EditorUnavailable):
         choose_editor("ip2p", IP2PSettings(model=str(tmp_path / "nowhere")))
     assert choose_editor("procedural")[0].name == "procedural"

@@ -13,7 +13,7 @@ import torch
 
 from cosavatar_pipeline.nerf import losses
 from cosavatar_pipeline.nerf.allocator import tune_glibc_malloc
-from cosavatar_pipeline.nerf.checkpoint import META_FILE, has_checkpoint, load_checkpoint, restore, save_checkpoint
+from cosavatar_pipeline.nerf.checkpoint import META_FILE, TENSORS_FILE, has_checkpoint, load_checkpoint, restore, save_checkpoint
 from cosavatar_pipeline.nerf.config import NerfConfig
 from cosavatar_pipeline.nerf.dataset import AvatarDataset
 from cosavatar_pipeline.nerf.model import AvatarModel
@@ -67,6 +67,15 @@ def compatible_checkpoint(folder: Path, config: NerfConfig) -> bool:
     saved = NerfConfig.from_dict(meta["config"])
     architecture = ("head_encoding", "torso_encoding", "hidden_width", "appearance_dims", "expression_dims", "occupancy_resolution")
     return all(getattr(saved, name) == getattr(config, name) for name in architecture)
+
+
+def discard_incompatible_checkpoint(folder: Path, config: NerfConfig) -> bool:
+    """Remove a checkpoint that ``config``'s model could not resume; True if one was removed."""
+    if not has_checkpoint(folder) or compatible_checkpoint(folder, config):
+        return False
+    for name in (TENSORS_FILE, META_FILE):
+        (Path(folder) / name).unlink(missing_ok=True)
+    return True
 
 
 def train_step(model, optimizer, dataset, config, rng, device, step: int) -> dict[str, float]:

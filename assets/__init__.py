@@ -28,7 +28,7 @@ from assets.renders import (
     reconstruction_render,
     reenacted_render,
 )
-from assets.sensors import video_inbox_sensor
+from assets.sensors import edit_registry_sensor, video_inbox_sensor
 from assets.source_video import source_video
 
 ALL_ASSETS = [
@@ -62,4 +62,4 @@ ALL_ASSET_CHECKS = [
     final_render_steadier_than_per_frame_edits,
 ]
 ALL_JOBS = [reconstruct_video_job, apply_edit_job]
-ALL_SENSORS = [video_inbox_sensor]
+ALL_SENSORS = [video_inbox_sensor, edit_registry_sensor]

@@ -1,4 +1,5 @@
-"""The inbox sensor: a video file dropped into ``<COSAVATAR_HOME>/inbox/`` becomes a `video` partition and a run."""
+"""Sensors: a video file dropped into ``<COSAVATAR_HOME>/inbox/`` becomes a `video` partition and a run; an edit
+spec in the registry (``cosavatar add-edit``, or a file written there) becomes an `edit` partition."""
 
 
 import json
@@ -8,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.jobs import reconstruct_video_job
-from assets.partitions import video_partitions
+from assets.partitions import edit_partitions, video_partitions
 from cosavatar_pipeline.errors import CosavatarError
 from cosavatar_pipeline.slugs import slugify
 from cosavatar_pipeline.video.frames import check_video
@@ -65,5 +66,36 @@ def video_inbox_sensor(context: dg.SensorEvaluationContext, storage: StorageReso
     return dg.SensorResult(
         run_requests=run_requests,
         dynamic_partitions_requests=[video_partitions.build_add_request(new_names)] if new_names else [],
+        cursor=json.dumps(cursor, sort_keys=True),
+    )
+
+
+@dg.sensor(
+    minimum_interval_seconds=10,
+    description="Adds an `edit` partition for each valid edit spec in <COSAVATAR_HOME>/registry/edits/ that the "
+    "instance does not know yet (specs written by `cosavatar add-edit` elsewhere, or by hand), so it can be "
+    "backfilled over the videos with the apply_edit job. Invalid spec files are reported and skipped.",
+)
+def edit_registry_sensor(context: dg.SensorEvaluationContext, storage: StorageResource) -> dg.SensorResult:
+    # cursor: {"handled": {file name: size:mtime when read}}; registry files are written atomically (rename)
+    cursor = json.loads(context.cursor) if context.cursor else {"handled": {}}
+    registry = storage.registry
+    known = set(context.instance.get_dynamic_partitions(edit_partitions.name))
+    new_names: list[str] = []
+    for path in sorted(registry.edits_dir.glob("*.json")) if registry.edits_dir.exists() else []:
+        fingerprint = _fingerprint(path)
+        if cursor["handled"].get(path.name) == fingerprint:
+            continue
+        cursor["handled"][path.name] = fingerprint
+        try:
+            spec = registry.get_edit(path.stem)
+        except CosavatarError as exc:
+            context.log.warning(f"edits: skipped {path.name}: {exc}")
+            continue
+        if spec.name not in known:
+            context.log.info(f"edits: added edit partition {spec.name!r} ({spec.prompt!r}, region {spec.region})")
+            new_names.append(spec.name)
+    return dg.SensorResult(
+        dynamic_partitions_requests=[edit_partitions.build_add_request(new_names)] if new_names else [],
         cursor=json.dumps(cursor, sort_keys=True),
     )

@@ -136,10 +136,21 @@ class Registry:
         return sorted(p.stem for p in self.edits_dir.glob("*.json"))
 
     def get_edit(self, name: str) -> EditSpec:
+        """The spec, checked as ``register_edit`` checks it (a hand-written file gets the same scrutiny)."""
         path = self.edits_dir / f"{name}.json"
         if not path.exists():
             raise RegistryError(f"edit {name!r} is not registered (registered: {self.edit_names() or 'none'})")
-        return EditSpec(**json.loads(path.read_text()))
+        try:
+            spec = EditSpec(**json.loads(path.read_text()))
+        except (ValueError, TypeError) as exc:
+            raise InputError(path, f"is not an edit spec ({exc})") from None
+        if spec.name != name:
+            raise InputError(path, f"names the edit {spec.name!r}; the file must be called {spec.name}.json")
+        validate_slug(spec.name)
+        validate_prompt(spec.prompt)
+        if spec.region not in EDIT_REGIONS or spec.editor not in EDITORS:
+            raise InputError(path, f"region must be one of {list(EDIT_REGIONS)} and editor one of {list(EDITORS)}")
+        return spec
 
     def register_edit(
         self,

@@ -51,3 +51,29 @@ def test_inbox_sensor(pipeline, bad_inputs, tmp_path):
     assert "broken.mp4" in json.loads(third.cursor)["handled"]
     assert pipeline.registry.video_names() == ["interview_take_2"]
     assert _tick(pipeline, third.cursor).run_requests == []
+
+
+def test_edit_registry_sensor(pipeline):
+    """An edit spec written into the registry by another process becomes an `edit` partition; a bad file is
+    reported and skipped; the cursor keeps what was read."""
+    from dataclasses import asdict
+
+    from assets.sensors import edit_registry_sensor
+    from cosavatar_pipeline.atomic import write_json_atomic
+    from cosavatar_pipeline.registry import EditSpec
+
+    def tick(cursor):
+        context = dg.build_sensor_context(
+            instance=pipeline.instance, cursor=cursor, resources={"storage": StorageResource(root=str(pipeline.home.root))}
+        )
+        return edit_registry_sensor(context)
+
+    pipeline.add_edit("give her pink hair", name="known")  # registered through the CLI: its partition exists
+    spec = EditSpec(name="written_elsewhere", prompt="make the shirt red", region="clothes", region_inferred=True)
+    write_json_atomic(pipeline.registry.edits_dir / "written_elsewhere.json", asdict(spec))
+    (pipeline.registry.edits_dir / "broken.json").write_text('{"name": "broken", "prompt": ""}')
+    first = tick(None)
+    assert [r.partition_keys for r in first.dynamic_partitions_requests] == [["written_elsewhere"]]
+    assert set(json.loads(first.cursor)["handled"]) == {"known.json", "written_elsewhere.json", "broken.json"}
+    pipeline.instance.add_dynamic_partitions("edit", ["written_elsewhere"])
+    assert tick(first.cursor).dynamic_partitions_requests == []

@@ -23,7 +23,7 @@ from assets.reporting import (
 from assets.source_video import SOURCE_FILE
 from cosavatar_pipeline.editing.dataset_update import RoundDataset
 from cosavatar_pipeline.errors import InputError
-from cosavatar_pipeline.face.motion import DrivingMotion, retarget
+from cosavatar_pipeline.face.motion import DrivingMotion, clamp_codes, retarget
 from cosavatar_pipeline.nerf.metrics import psnr
 from cosavatar_pipeline.nerf.render import render_dataset_frames, render_frames
 from cosavatar_pipeline.nerf.trainer import load_trained, saved_config
@@ -203,6 +203,9 @@ class ReenactmentSettings(dg.Config):
     other registered video (in name order) with stored driving motion."""
 
     driver: str = ""
+    # keep the driver's expression codes inside the range the target's video covers (the avatar never saw more)
+    clamp_to_target_range: bool = True
+    clamp_margin: float = 0.1
 
 
 def choose_driver(requested: str, video: str, storage: StorageResource) -> str:
@@ -265,15 +268,21 @@ def reenacted_render(
     dataset = load_avatar_dataset(frames, face_coefficients, face_parsing, background_plate, avatar_config)
     target = load_face_model(face_coefficients)
     codes, rotations, translations = retarget(motion, target)
+    codes = codes[:, : avatar_config.expression_dims]
+    if config.clamp_to_target_range:
+        codes, clamped = clamp_codes(codes, dataset.expressions, config.clamp_margin)
+        context.log.info(f"{clamped:.1%} of the retargeted expression values were clipped to the target's range")
+    else:
+        clamped = 0.0
     model = load_trained(Path(edited_avatar.directory), dataset, device.torch_device())
     rendered = render_frames(
-        model, dataset, codes[:, : avatar_config.expression_dims], rotations, translations,
+        model, dataset, codes, rotations, translations,
         progress=ProgressLog(context, "reenacted frames", 50),
     )["rgb"]
     context.log.info("re-detecting landmarks on the reenacted frames ...")
     with user_errors_fail_the_step():
         figures = reenactment_figures(rendered, motion, target)
-    figures["frame_count"] = float(len(rendered))
+    figures.update(frame_count=float(len(rendered)), clamped_code_fraction=clamped)
     driver_source = _stored(storage, "source_video", driver)
     with storage.write_partition(context) as writer, tracking.run(context) as run:
         files = write_render_set(writer.staging, REENACTED_FILE, rendered, driver_frames, frames.info["fps"], driver_source.path(SOURCE_FILE))

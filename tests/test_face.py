@@ -107,3 +107,12 @@ def test_untracked_frames_are_flagged_and_interpolated(fitted):
     mostly_hidden[20:] = background
     with pytest.raises(InputError, match=r"woman mostly hidden: the face tracks in only \d+ of 165 frames"):
         track_landmarks(mostly_hidden, label="woman mostly hidden")
+
+
+def test_clamp_codes_keeps_codes_inside_the_reference_range():
+    from cosavatar_pipeline.face.motion import clamp_codes
+
+    reference = np.array([[0.0, -1.0], [2.0, 1.0]])
+    codes = np.array([[1.0, 0.0], [5.0, -3.0]])
+    clipped, fraction = clamp_codes(codes, reference, margin=0.1)
+    assert clipped.tolist() == [[1.0, 0.0], [2.2, -1.2]] and fraction == 0.5

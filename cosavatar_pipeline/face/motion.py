@@ -63,3 +63,15 @@ def retarget(motion: DrivingMotion, target: FaceModel) -> tuple[np.ndarray, np.n
     rotations = motion.relative_rotation @ mean_rotation(target_rotations)
     translations = target.head_translation_world_from_canonical.mean(axis=0) + motion.relative_translation
     return codes, rotations, translations
+
+
+def clamp_codes(codes: np.ndarray, reference: np.ndarray, margin: float = 0.1) -> tuple[np.ndarray, float]:
+    """Clip each expression component to the range the target's own video covers (plus ``margin`` of that range).
+
+    An avatar has only seen the target's expressions: codes far outside them (a driver's yawn on a talking clip)
+    make it extrapolate, which shows as colour shifts and speckle, not as a wider mouth. Returns the clipped codes
+    and the fraction of values that were clipped."""
+    low, high = reference.min(axis=0), reference.max(axis=0)
+    span = high - low
+    clipped = np.clip(codes, low - margin * span, high + margin * span)
+    return clipped, float((clipped != codes).mean())

@@ -236,7 +236,7 @@ KEY_FIGURES = {
 
 
 EDIT_FIGURES = {
-    "edited_dataset": ("target_change_inside", "target_change_outside", "region_growth"),
+    "edited_dataset": ("target_change_inside", "target_change_outside", "target_change_beyond_feather", "region_growth"),
     "edited_avatar": ("psnr_vs_targets", "render_change_inside", "leakage_outside", "change_between_rounds_inside"),
     "final": ("warping_error_raw_edits", "warping_error_final", "warping_error_ratio", "psnr_outside_region_vs_source"),
     "reenacted": ("expression_transfer_error_pct", "no_motion_error_pct", "expression_transfer_error_mouth_pct",

@@ -34,6 +34,7 @@ def test_two_rounds_of_pink_hair_on_real_data(trained_avatars, no_ip2p_weights):
     # the targets are pink inside the hair and (almost) the original frame elsewhere
     assert first.info["target_change_inside"] > 25
     assert first.info["target_change_outside"] < 2.0
+    assert first.info["target_change_beyond_feather"] < 0.5
     folder = pipeline.asset_folder("edited_dataset_round_1", key)
     targets, regions = np.load(folder / "targets.npy"), np.load(folder / "regions.npy").astype(bool)
     frames = np.load(manifest_of(pipeline, "frames", "woman").path("frames.npy"))

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from cosavatar_pipeline.editing.blend import blend, change_inside_outside, feathered_mask
@@ -68,14 +69,19 @@ class RoundDataset:
             arrays[item.name] = value
         return cls(**arrays, noise_levels=list(noise_levels or []))
 
-    def figures(self, originals: np.ndarray, original_regions: np.ndarray) -> dict[str, float]:
-        """Change (0-255 levels) of targets and raw edits vs the original frames, inside vs outside the region."""
+    def figures(self, originals: np.ndarray, original_regions: np.ndarray, feather_px: float) -> dict[str, float]:
+        """Change (0-255 levels) of targets and raw edits vs the original frames, inside vs outside the region,
+        and beyond the feathered band around it (2 radii out), where the blend must leave the frame as it was."""
         target_change = [change_inside_outside(t, o, r) for t, o, r in zip(self.targets, originals, self.regions)]
+        reach = max(1, int(np.ceil(2 * feather_px)))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+        beyond = [change_inside_outside(t, o, cv2.dilate(r.astype(np.uint8), kernel) > 0)[1] for t, o, r in zip(self.targets, originals, self.regions)]
         raw_change = [change_inside_outside(e, o, r) for e, o, r in zip(self.raw_edits, originals, self.regions)]
         original_area = max(float(original_regions.mean()), 1e-9)
         return {
             "target_change_inside": float(np.mean([inside for inside, _ in target_change])),
             "target_change_outside": float(np.mean([outside for _, outside in target_change])),
+            "target_change_beyond_feather": float(np.mean(beyond)),
             "raw_edit_change_inside": float(np.mean([inside for inside, _ in raw_change])),
             "raw_edit_change_outside": float(np.mean([outside for _, outside in raw_change])),
             "region_area": float(self.regions.mean()),

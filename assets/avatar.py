@@ -36,11 +36,19 @@ class AvatarSettings(dg.Config):
 
 
 def load_avatar_dataset(
-    frames: Manifest, face_coefficients: Manifest, face_parsing: Manifest, background_plate: Manifest, config: NerfConfig
+    frames: Manifest,
+    face_coefficients: Manifest,
+    face_parsing: Manifest,
+    background_plate: Manifest,
+    config: NerfConfig,
+    training_frames: np.ndarray | None = None,
+    training_labels: np.ndarray | None = None,
 ) -> AvatarDataset:
+    """The video's training data; ``training_frames`` / ``training_labels`` replace its frames and label maps
+    (an edit round's targets)."""
     return AvatarDataset(
-        frames=load_frames(frames.path(FRAMES_FILE).parent, mmap=False),
-        label_maps=load_labels(face_parsing),
+        frames=load_frames(frames.path(FRAMES_FILE).parent, mmap=False) if training_frames is None else training_frames,
+        label_maps=load_labels(face_parsing) if training_labels is None else training_labels,
         plate=np.load(background_plate.path(PLATE_FILE)),
         face_model=load_face_model(face_coefficients),
         expression_dims=config.expression_dims,

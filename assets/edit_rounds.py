@@ -11,8 +11,6 @@ import dagster as dg
 import numpy as np
 
 from assets.avatar import load_avatar_dataset
-from assets.background_plate import PLATE_FILE
-from assets.face_coefficients import load_face_model
 from assets.face_landmarks import LANDMARKS_FILE
 from assets.face_parsing import load_labels
 from assets.partitions import edit_video_partitions
@@ -20,16 +18,15 @@ from assets.reporting import ProgressLog, manifest_output, preview_metadata, use
 from cosavatar_pipeline.editing.choice import check_editor_can_run, choose_editor
 from cosavatar_pipeline.editing.config import DEFAULT_ROUNDS, EditRoundConfig, edit_round_config
 from cosavatar_pipeline.editing.dataset_update import RoundDataset, contact_rows, update_dataset
-from cosavatar_pipeline.editing.finetune import edited_training_data, evaluate_round, evaluation_picks, finetune_config
+from cosavatar_pipeline.editing.finetune import edited_training_data, evaluate_round, finetune_config
 from cosavatar_pipeline.editing.regions import check_region_present
 from cosavatar_pipeline.errors import InputError
 from cosavatar_pipeline.nerf.checkpoint import META_FILE, TENSORS_FILE
-from cosavatar_pipeline.nerf.dataset import AvatarDataset
 from cosavatar_pipeline.nerf.render import render_dataset_frames
 from cosavatar_pipeline.nerf.trainer import discard_incompatible_checkpoint, load_trained, saved_config, train_avatar
 from cosavatar_pipeline.parsing.labels import region_mask
 from cosavatar_pipeline.parsing.mediapipe_parser import MediapipeParser
-from cosavatar_pipeline.preview import save_png
+from cosavatar_pipeline.preview import evenly_spaced, save_png
 from cosavatar_pipeline.registry import EditSpec
 from cosavatar_pipeline.video.frames import FRAMES_FILE, load_frames
 from resources import ComputeDevice, EditorResource, Manifest, MlflowTracking, StorageResource, mlflow_metadata
@@ -237,13 +234,8 @@ def build_avatar_round(k: int) -> dg.AssetsDefinition:
         training_frames, training_labels = edited_training_data(
             originals, load_labels(face_parsing), ids, round_dataset.targets, round_dataset.label_maps
         )
-        dataset = AvatarDataset(
-            frames=training_frames,
-            label_maps=training_labels,
-            plate=np.load(background_plate.path(PLATE_FILE)),
-            face_model=load_face_model(face_coefficients),
-            expression_dims=avatar_config.expression_dims,
-            holdout_every=avatar_config.holdout_every,
+        dataset = load_avatar_dataset(
+            frames, face_coefficients, face_parsing, background_plate, avatar_config, training_frames, training_labels
         )
         torch_device = device.torch_device()
         initial = load_trained(Path(previous_avatar.directory), dataset).state_dict()
@@ -263,7 +255,7 @@ def build_avatar_round(k: int) -> dg.AssetsDefinition:
             training = train_avatar(dataset, nerf_config, scratch, torch_device, on_metrics=on_metrics, initial_state=initial)
             if training.resumed_from:
                 context.log.info(f"round {k}: resumed from the checkpoint at step {training.resumed_from}")
-            picks = evaluation_picks(len(ids), round_config.evaluation_frames)
+            picks = evenly_spaced(len(ids), round_config.evaluation_frames)
             renders = render_dataset_frames(training.model, dataset, ids[picks], own_appearance=True)["rgb"]
             evaluation = evaluate_round(
                 renders, round_dataset.renders[picks], round_dataset.targets[picks], originals[ids[picks]], round_dataset.regions[picks]

@@ -22,6 +22,7 @@ from assets.reporting import (
 )
 from assets.source_video import SOURCE_FILE
 from cosavatar_pipeline.editing.dataset_update import RoundDataset
+from cosavatar_pipeline.editing.regions import dilate
 from cosavatar_pipeline.errors import InputError
 from cosavatar_pipeline.face.motion import DrivingMotion, clamp_codes, retarget
 from cosavatar_pipeline.nerf.metrics import psnr
@@ -58,13 +59,6 @@ def _render_avatar(context, avatar: Manifest, dataset, device) -> np.ndarray:
     model = load_trained(Path(avatar.directory), dataset, device)
     frame_ids = np.arange(dataset.count)
     return render_dataset_frames(model, dataset, frame_ids, own_appearance=True, progress=ProgressLog(context, "rendered frames", 50))["rgb"]
-
-
-def dilated(masks: np.ndarray, radius: int) -> np.ndarray:
-    import cv2
-
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    return np.stack([cv2.dilate(m.astype(np.uint8), kernel) > 0 for m in masks])
 
 
 def _log_outputs(run, folder: Path, files: list[str]) -> None:
@@ -160,7 +154,7 @@ def final_render(
     pairs = consecutive_pairs(ids)
     raw_error = warping_error(raw_edits, flow, pairs, region)
     final_error = warping_error(rendered, flow, pairs, region)
-    outside = ~dilated(region, max(1, dataset.size // 32))  # clear of the blend's feathered edge
+    outside = ~dilate(region, max(1, dataset.size // 32))  # clear of the blend's feathered edge
     figures = {
         "warping_error_raw_edits": raw_error,
         "warping_error_final": final_error,
@@ -210,7 +204,7 @@ class ReenactmentSettings(dg.Config):
 
 def choose_driver(requested: str, video: str, storage: StorageResource) -> str:
     registered = storage.registry.video_names()
-    with_motion = [name for name in registered if (storage.folder("driving_motion", name) / "manifest.json").exists()]
+    with_motion = [name for name in registered if storage.is_stored("driving_motion", name)]
     choice = requested or os.environ.get("COSAVATAR_DRIVER", "")
     if choice:
         if choice not in registered:
@@ -222,12 +216,6 @@ def choose_driver(requested: str, video: str, storage: StorageResource) -> str:
     if not others:
         raise InputError(f"video {video!r}", "no other registered video has driving_motion to drive it; register a driver")
     return others[0]
-
-
-def _stored(storage: StorageResource, asset: str, partition: str) -> Manifest:
-    import json
-
-    return Manifest(**json.loads((storage.folder(asset, partition) / "manifest.json").read_text()))
 
 
 @dg.asset(
@@ -260,9 +248,9 @@ def reenacted_render(
     spec, video = edit_of(context, storage)
     with user_errors_fail_the_step():
         driver = choose_driver(config.driver, video, storage)
-    driver_motion_manifest = _stored(storage, "driving_motion", driver)
+    driver_motion_manifest = storage.manifest("driving_motion", driver)
     motion = DrivingMotion.load(Path(driver_motion_manifest.directory))
-    driver_frames = load_frames(_stored(storage, "frames", driver).path(FRAMES_FILE).parent)
+    driver_frames = load_frames(storage.manifest("frames", driver).path(FRAMES_FILE).parent)
     context.log.info(f"driver: video {driver!r} (driving_motion data version {driver_motion_manifest.data_version})")
     avatar_config = saved_config(Path(edited_avatar.directory))
     dataset = load_avatar_dataset(frames, face_coefficients, face_parsing, background_plate, avatar_config)
@@ -283,7 +271,7 @@ def reenacted_render(
     with user_errors_fail_the_step():
         figures = reenactment_figures(rendered, motion, target)
     figures.update(frame_count=float(len(rendered)), clamped_code_fraction=clamped)
-    driver_source = _stored(storage, "source_video", driver)
+    driver_source = storage.manifest("source_video", driver)
     with storage.write_partition(context) as writer, tracking.run(context) as run:
         files = write_render_set(writer.staging, REENACTED_FILE, rendered, driver_frames, frames.info["fps"], driver_source.path(SOURCE_FILE))
         writer.record(

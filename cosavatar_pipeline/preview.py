@@ -12,9 +12,14 @@ from PIL import Image
 from cosavatar_pipeline.atomic import atomic_file
 
 
+def evenly_spaced(total: int, count: int) -> np.ndarray:
+    """Indices of up to ``count`` evenly spaced items of ``total``, first and last included."""
+    return np.unique(np.linspace(0, total - 1, num=min(count, total)).round().astype(int))
+
+
 def contact_sheet(frames: np.ndarray, count: int = 8, columns: int = 4, tile: int = 128) -> np.ndarray:
     """A grid of ``count`` evenly spaced frames from (N, H, W, 3) uint8, each resized to ``tile`` px wide."""
-    picks = np.unique(np.linspace(0, len(frames) - 1, num=min(count, len(frames))).round().astype(int))
+    picks = evenly_spaced(len(frames), count)
     tiles = []
     for index in picks:
         image = Image.fromarray(np.asarray(frames[index]))

@@ -57,6 +57,14 @@ def partition_folder(store: Path, asset_name: str, partition_key: str) -> Path:
     return Path(store, asset_name, *str(partition_key).split("|"))
 
 
+def stored_manifest(folder: Path, what: str) -> Manifest:
+    """The manifest a partition folder holds; ``what`` names the partition in the error when it has none."""
+    manifest_path = Path(folder) / MANIFEST_FILE
+    if not manifest_path.exists():
+        raise FileNotFoundError(f"{what} has no output at {folder}: materialize it first")
+    return Manifest(**json.loads(manifest_path.read_text()))
+
+
 class PartitionWriter:
     def __init__(self, staging: Path, final: Path):
         self.staging = staging
@@ -85,6 +93,13 @@ class StorageResource(dg.ConfigurableResource):
 
     def folder(self, asset_name: str, partition_key: str) -> Path:
         return partition_folder(self.home.store, asset_name, partition_key)
+
+    def is_stored(self, asset_name: str, partition_key: str) -> bool:
+        return (self.folder(asset_name, partition_key) / MANIFEST_FILE).exists()
+
+    def manifest(self, asset_name: str, partition_key: str) -> Manifest:
+        """A stored partition read outside the asset graph's inputs (e.g. a reenactment's driver, chosen at run time)."""
+        return stored_manifest(self.folder(asset_name, partition_key), f"{asset_name} partition {partition_key!r}")
 
     def checkpoint_folder(self, context: dg.AssetExecutionContext, inputs_version: str = "") -> Path:
         """Scratch space that survives a failed or interrupted materialization, so a rerun resumes from it.
@@ -128,11 +143,7 @@ class ManifestIOManager(dg.ConfigurableIOManager):
             )
 
     def load_input(self, context: dg.InputContext) -> Manifest:
-        folder = self._folder(context.asset_key, context.asset_partition_key)
-        manifest_path = folder / MANIFEST_FILE
-        if not manifest_path.exists():
-            raise FileNotFoundError(
-                f"{context.asset_key.to_user_string()} partition {context.asset_partition_key!r} has no output at "
-                f"{folder}: materialize it first"
-            )
-        return Manifest(**json.loads(manifest_path.read_text()))
+        return stored_manifest(
+            self._folder(context.asset_key, context.asset_partition_key),
+            f"{context.asset_key.to_user_string()} partition {context.asset_partition_key!r}",
+        )

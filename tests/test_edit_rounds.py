@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from cosavatar_pipeline.editing.regions import dilate
 from cosavatar_pipeline.errors import InputError
 from tests.conftest import latest_materialization, manifest_of, video_materialization_counts
 
@@ -40,7 +41,7 @@ def test_two_rounds_of_pink_hair_on_real_data(trained_avatars, no_ip2p_weights):
     frames = np.load(manifest_of(pipeline, "frames", "woman").path("frames.npy"))
     ids = np.load(folder / "frame_ids.npy")
     assert len(ids) == len(targets) == first.info["frames_edited"] and len(ids) < len(frames)  # training frames only
-    far = ~_dilated(regions, 5)
+    far = ~dilate(regions, 5)
     assert np.abs(targets.astype(int) - frames[ids])[far].max() == 0  # untouched away from the region
     import cv2
 
@@ -71,13 +72,6 @@ def test_two_rounds_of_pink_hair_on_real_data(trained_avatars, no_ip2p_weights):
     assert len(client.get_metric_history(run_id, "psnr")) == 60 // 25 + 1
     params = client.get_run(run_id).data.params
     assert params["editor"] == "procedural" and params["prompt"] == "give her pink hair" and params["round"] == "2"
-
-
-def _dilated(masks: np.ndarray, radius: int) -> np.ndarray:
-    import cv2
-
-    kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
-    return np.stack([cv2.dilate(m.astype(np.uint8), kernel) > 0 for m in masks])
 
 
 def test_edit_checks_fail_before_any_work(trained_avatars, no_ip2p_weights):

@@ -11,15 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from cosavatar_pipeline.editing.blend import blend, change_inside_outside, feathered_mask
 from cosavatar_pipeline.editing.config import EditRoundConfig
 from cosavatar_pipeline.editing.editor import Editor
-from cosavatar_pipeline.editing.regions import grown_region, merged_label_map
+from cosavatar_pipeline.editing.regions import dilate, grown_region, merged_label_map
 from cosavatar_pipeline.parsing.backend import ParsingBackend
 from cosavatar_pipeline.parsing.labels import region_mask
+from cosavatar_pipeline.preview import evenly_spaced
 
 Progress = Callable[[int, int], None]
 
@@ -73,9 +73,8 @@ class RoundDataset:
         """Change (0-255 levels) of targets and raw edits vs the original frames, inside vs outside the region,
         and beyond the feathered band around it (2 radii out), where the blend must leave the frame as it was."""
         target_change = [change_inside_outside(t, o, r) for t, o, r in zip(self.targets, originals, self.regions)]
-        reach = max(1, int(np.ceil(2 * feather_px)))
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
-        beyond = [change_inside_outside(t, o, cv2.dilate(r.astype(np.uint8), kernel) > 0)[1] for t, o, r in zip(self.targets, originals, self.regions)]
+        feathered = dilate(self.regions, max(1, int(np.ceil(2 * feather_px))))
+        beyond = [change_inside_outside(t, o, f)[1] for t, o, f in zip(self.targets, originals, feathered)]
         raw_change = [change_inside_outside(e, o, r) for e, o, r in zip(self.raw_edits, originals, self.regions)]
         original_area = max(float(original_regions.mean()), 1e-9)
         return {
@@ -132,7 +131,7 @@ def update_dataset(
 
 def contact_rows(originals: np.ndarray, round_dataset: RoundDataset, rows: int = 4) -> np.ndarray:
     """Rows of original | raw edit | blended target for evenly spaced frames."""
-    picks = np.unique(np.linspace(0, len(round_dataset.frame_ids) - 1, rows).round().astype(int))
+    picks = evenly_spaced(len(round_dataset.frame_ids), rows)
     return np.concatenate(
         [np.concatenate([originals[i], round_dataset.raw_edits[i], round_dataset.targets[i]], axis=1) for i in picks], axis=0
     )

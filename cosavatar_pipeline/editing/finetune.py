@@ -11,6 +11,7 @@ from cosavatar_pipeline.editing.blend import change_inside_outside
 from cosavatar_pipeline.editing.config import EditRoundConfig
 from cosavatar_pipeline.nerf.config import NerfConfig
 from cosavatar_pipeline.nerf.metrics import psnr
+from cosavatar_pipeline.preview import evenly_spaced
 
 
 def edited_training_data(
@@ -36,11 +37,6 @@ def finetune_config(avatar_config: NerfConfig, round_config: EditRoundConfig) ->
         learning_rate=avatar_config.learning_rate * round_config.learning_rate_scale,
         mlp_learning_rate=avatar_config.mlp_learning_rate * round_config.learning_rate_scale,
     )
-
-
-def evaluation_picks(frame_count: int, count: int) -> np.ndarray:
-    """Indices (into a round's frames) of evenly spaced frames the fine-tuned avatar is rendered at."""
-    return np.unique(np.linspace(0, frame_count - 1, min(count, frame_count)).round().astype(int))
 
 
 @dataclass
@@ -74,6 +70,6 @@ def evaluate_round(
         "change_between_rounds_outside": float(np.mean([v[1] for v in between])),
     }
     figures["leakage_outside"] = figures["render_change_outside"] - figures["previous_render_change_outside"]
-    picks = evaluation_picks(len(renders), 4)
+    picks = evenly_spaced(len(renders), 4)
     preview = np.concatenate([np.concatenate([originals[i], targets[i], renders[i]], axis=1) for i in picks], axis=0)
     return RoundEvaluation(figures, preview)

@@ -39,6 +39,14 @@ def check_region_present(label_maps: np.ndarray, region: str, subject: str) -> f
     return presence
 
 
+def dilate(masks: np.ndarray, radius_px: int) -> np.ndarray:
+    """Boolean (H, W) or (N, H, W) masks grown by ``radius_px`` with a disc: everything within that distance."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius_px + 1, 2 * radius_px + 1))
+    if masks.ndim == 2:
+        return cv2.dilate(masks.astype(np.uint8), kernel) > 0
+    return np.stack([cv2.dilate(m.astype(np.uint8), kernel) > 0 for m in masks])
+
+
 def grown_region(region: str, original_labels: np.ndarray, edited_labels: np.ndarray, max_growth_px: int) -> np.ndarray:
     """The region in the original labels ∪ the edited image's region where it may grow: (H, W) bools.
 
@@ -48,9 +56,7 @@ def grown_region(region: str, original_labels: np.ndarray, edited_labels: np.nda
     allowed = np.isin(original_labels, GROWS_INTO.get(region, ()))
     if max_growth_px <= 0 or not original.any() or not allowed.any():
         return original
-    size = 2 * max_growth_px + 1
-    reach = cv2.dilate(original.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))) > 0
-    return original | (region_mask(edited_labels, region) & reach & allowed)
+    return original | (region_mask(edited_labels, region) & dilate(original, max_growth_px) & allowed)
 
 
 def merged_label_map(original: np.ndarray, edited: np.ndarray, grown: np.ndarray, region: np.ndarray) -> np.ndarray:

@@ -34,7 +34,9 @@ def _fail(exc: Exception) -> None:
 def add_video(
     path: Path = typer.Argument(..., help="video file (mp4, mov, ...)"),
     name: Optional[str] = typer.Option(None, help="partition key (slug); default: from the file name"),
-    preset: str = typer.Option(DEFAULT_PRESET, help=f"quality preset: {', '.join(PRESETS)}"),
+    preset: Optional[str] = typer.Option(
+        None, help=f"quality preset: {', '.join(PRESETS)}; default: $COSAVATAR_PRESET, else {DEFAULT_PRESET}"
+    ),
 ) -> None:
     """Check a video (decodes, >= 1 s, >= 128 px, one face) and register it as a `video` partition."""
     try:
@@ -171,7 +173,7 @@ def status() -> None:
 @app.command()
 def demo(
     video: Optional[Path] = typer.Option(None, help="your own clip instead of the bundled synthetic sample"),
-    preset: str = typer.Option(DEFAULT_PRESET),
+    preset: Optional[str] = typer.Option(None, help=f"default: $COSAVATAR_PRESET, else {DEFAULT_PRESET}"),
 ) -> None:
     """Register the sample (or VIDEO), a reenactment driver and a sample edit; materialize every stage, apply the
     edit, render the edited video and its reenactment by the driver."""

@@ -16,7 +16,6 @@ import numpy as np
 
 from cosavatar_pipeline.errors import RegistryError
 from cosavatar_pipeline.home import HomeLayout, layout
-from cosavatar_pipeline.presets import DEFAULT_PRESET
 from cosavatar_pipeline.registry import EditSpec, Registry, VideoRegistration, sha256_of_file
 from cosavatar_pipeline.video.frames import check_video
 
@@ -68,13 +67,13 @@ class Pipeline:
         self.instance = instance or instance_for(self.home)
 
     # registration -----------------------------------------------------------------------------------------------
-    def add_video(self, path: Path, name: str | None = None, preset: str = DEFAULT_PRESET) -> VideoRegistration:
+    def add_video(self, path: Path, name: str | None = None, preset: str | None = None) -> VideoRegistration:
         check_video(Path(path))
         entry = self.registry.register_video(Path(path), name=name, preset=preset)
         self.instance.add_dynamic_partitions("video", [entry.name])
         return entry
 
-    def ensure_video(self, path: Path, name: str | None = None, preset: str = DEFAULT_PRESET) -> VideoRegistration:
+    def ensure_video(self, path: Path, name: str | None = None, preset: str | None = None) -> VideoRegistration:
         """Register ``path`` unless the same file is registered already; either way the partition exists."""
         existing = self.registry.find_video_by_sha256(sha256_of_file(Path(path)))
         if existing is None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cosavatar_pipeline.atomic import write_json_atomic
 from cosavatar_pipeline.errors import InputError, RegistryError
-from cosavatar_pipeline.presets import DEFAULT_PRESET, get_preset
+from cosavatar_pipeline.presets import DEFAULT_PRESET, default_preset, get_preset
 from cosavatar_pipeline.slugs import slugify, validate_slug
 
 MAX_PROMPT_LENGTH = 500
@@ -107,8 +107,9 @@ class Registry:
                 return entry
         return None
 
-    def register_video(self, path: Path, name: str | None = None, preset: str = DEFAULT_PRESET) -> VideoRegistration:
-        """Record a video file under a slug. Checks only what is cheap; decoding is checked by the probe."""
+    def register_video(self, path: Path, name: str | None = None, preset: str | None = None) -> VideoRegistration:
+        """Record a video file under a slug (preset: ``default_preset()`` when None). Checks only what is cheap;
+        decoding is checked by the probe."""
         path = Path(path).expanduser()
         if not path.exists():
             raise InputError(path, "does not exist")
@@ -116,7 +117,7 @@ class Registry:
             raise InputError(path, "is not a file")
         if path.stat().st_size == 0:
             raise InputError(path, "is empty (0 bytes)")
-        get_preset(preset)
+        preset = get_preset(preset).name if preset else default_preset()
         name = validate_slug(name) if name else slugify(path.stem)
         digest = sha256_of_file(path)
         same_file = self.find_video_by_sha256(digest)

@@ -28,6 +28,7 @@ class EditRoundConfig:
 
 
 EDIT_ROUND_PRESETS: dict[str, EditRoundConfig] = {
+    "tiny": EditRoundConfig(finetune_steps=30, checkpoint_every=15, evaluation_frames=4),
     "preview": EditRoundConfig(),
     "standard": EditRoundConfig(finetune_steps=1000, checkpoint_every=250),
     "high": EditRoundConfig(finetune_steps=3000, checkpoint_every=500),

@@ -56,6 +56,19 @@ class NerfConfig:
 
 
 NERF_PRESETS: dict[str, NerfConfig] = {
+    # Smoke runs and end-to-end tests: a recognisable but blurry avatar in seconds on a CPU.
+    "tiny": NerfConfig(
+        head_encoding=EncodingConfig(channels=8, resolution=64),
+        torso_encoding=EncodingConfig(channels=8, resolution=32),
+        hidden_width=32,
+        rays_per_step=1024,
+        head_samples=24,
+        torso_samples=12,
+        steps=150,
+        occupancy_warmup_steps=50,
+        checkpoint_every=50,
+        log_every=10,
+    ),
     "preview": NerfConfig(),
     "standard": NerfConfig(
         head_encoding=EncodingConfig(channels=16, resolution=256), rays_per_step=4096, steps=4000, head_samples=40

@@ -1,0 +1,145 @@
+"""`dagster dev` (webserver + daemon) as a user starts it, and its GraphQL API, for the end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+REPOSITORY_NAME = "__repository__"  # what Dagster calls a code location's single Definitions object
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _default_sigint() -> None:
+    # A process started from a non-interactive shell may inherit SIGINT as ignored; dagster dev must see it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+class DagsterDev:
+    """One `dagster dev -w workspace.yaml` process group in the project root, on a free localhost port."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        dagster = Path(sys.executable).parent / "dagster"
+        self._log = open(log_path, "w")
+        self.process = subprocess.Popen(
+            [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(self.port)],
+            cwd=PROJECT_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True, preexec_fn=_default_sigint,
+        )
+        self.location_name = ""
+
+    def log_tail(self, chars: int = 4000) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+    def graphql(self, query: str, **variables) -> dict:
+        body = json.dumps({"query": query, "variables": variables}).encode()
+        request = urllib.request.Request(f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())
+        if answer.get("errors"):
+            raise AssertionError(f"GraphQL errors: {answer['errors']}")
+        return answer["data"]
+
+    def wait_until_loaded(self, timeout_s: float = 180) -> None:
+        """Until the webserver answers and the code location is LOADED (a load error fails at once)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"dagster dev exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                data = self.graphql(WORKSPACE_QUERY)
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(1)
+                continue
+            entries = data["workspaceOrError"]["locationEntries"]
+            if entries and all(entry["loadStatus"] == "LOADED" for entry in entries):
+                error = entries[0]["locationOrLoadError"]
+                assert error["__typename"] == "RepositoryLocation", f"code location failed to load: {error}"
+                self.location_name = entries[0]["name"]
+                return
+            time.sleep(1)
+        raise AssertionError(f"dagster dev did not load the workspace in {timeout_s} s:\n{self.log_tail()}")
+
+    def repository_selector(self) -> dict:
+        return {"repositoryLocationName": self.location_name, "repositoryName": REPOSITORY_NAME}
+
+    def stop(self, timeout_s: float = 30) -> None:
+        """Ctrl-C to the process group (webserver, daemon and their children), then SIGKILL if it lingers."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        self._log.close()
+
+
+WORKSPACE_QUERY = """
+{ workspaceOrError { ... on Workspace { locationEntries {
+    name loadStatus
+    locationOrLoadError { __typename ... on PythonError { message } }
+} } } }
+"""
+
+SET_NUX_SEEN = "mutation { setNuxSeen }"
+
+START_SENSOR = """
+mutation($selector: SensorSelector!) { startSensor(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { sensorState { status } }
+    ... on PythonError { message }
+    ... on UnauthorizedError { message }
+} }
+"""
+
+RUNS_QUERY = """
+query($filter: RunsFilter) { runsOrError(filter: $filter) { ... on Runs { results {
+    runId jobName status tags { key value }
+} } } }
+"""
+
+DYNAMIC_PARTITIONS_QUERY = """
+query($selector: RepositorySelector!, $name: String!) {
+  repositoryOrError(repositorySelector: $selector) { ... on Repository {
+    partitionSets: name
+  } }
+  dynamicPartitionKeys: partitionDefinitionKeysForDynamic(partitionsDefName: $name, repositorySelector: $selector)
+}
+"""
+
+LAUNCH_BACKFILL = """
+mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message stack }
+    ... on PartitionKeysNotFoundError { message }
+    ... on InvalidSubsetError { message }
+    ... on UnauthorizedError { message }
+} }
+"""
+
+BACKFILL_STATUS = """
+query($backfillId: String!) { partitionBackfillOrError(backfillId: $backfillId) {
+    __typename
+    ... on PartitionBackfill { status numPartitions error { message } }
+    ... on PythonError { message }
+} }
+"""

@@ -51,8 +51,11 @@ class DagsterDev:
     def graphql(self, query: str, **variables) -> dict:
         body = json.dumps({"query": query, "variables": variables}).encode()
         request = urllib.request.Request(f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            answer = json.loads(response.read())
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                answer = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            raise AssertionError(f"GraphQL HTTP {exc.code}: {exc.read().decode(errors='replace')[:3000]}") from None
         if answer.get("errors"):
             raise AssertionError(f"GraphQL errors: {answer['errors']}")
         return answer["data"]
@@ -77,6 +80,10 @@ class DagsterDev:
             time.sleep(1)
         raise AssertionError(f"dagster dev did not load the workspace in {timeout_s} s:\n{self.log_tail()}")
 
+    def asset_nodes(self) -> dict[str, dict]:
+        """The graph as the webserver serves it (its process's environment decides K, the number of edit rounds)."""
+        return {node["assetKey"]["path"][-1]: node for node in self.graphql(ASSET_NODES)["assetNodes"]}
+
     def repository_selector(self) -> dict:
         return {"repositoryLocationName": self.location_name, "repositoryName": REPOSITORY_NAME}
 
@@ -97,6 +104,10 @@ WORKSPACE_QUERY = """
     name loadStatus
     locationOrLoadError { __typename ... on PythonError { message } }
 } } } }
+"""
+
+ASSET_NODES = """
+{ assetNodes { assetKey { path } groupName pools kinds description dependencyKeys { path } } }
 """
 
 SET_NUX_SEEN = "mutation { setNuxSeen }"

@@ -16,6 +16,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from assets.jobs import EDIT_STAGE_GROUPS, VIDEO_STAGE_GROUPS
 from tests.dagster_dev import (
     BACKFILL_STATUS,
     LAUNCH_BACKFILL,
@@ -47,10 +48,8 @@ class Day:
         return dg.DagsterInstance.from_config(str(self.dagster_home))
 
 
-def _asset_names(job_name: str) -> list[str]:
-    from cosavatar_pipeline.operations import Pipeline
-
-    return Pipeline._job_asset_names(job_name)
+def _asset_names(dev: DagsterDev, groups: tuple[str, ...]) -> list[str]:
+    return sorted(name for name, node in dev.asset_nodes().items() if node["groupName"] in groups)
 
 
 def _wait_for_runs(dev: DagsterDev, job_name: str, count: int, timeout_s: float) -> list[dict]:
@@ -111,10 +110,10 @@ def day(tmp_path_factory, sample_clips, mlflow_uri):
         )
         assert added.returncode == 0, added.stdout + added.stderr
         with day.instance() as instance:
-            day.video_counts_before_backfill = _materialization_counts(instance, _asset_names("reconstruct_video"))
+            day.video_counts_before_backfill = _materialization_counts(instance, _asset_names(day.dev, VIDEO_STAGE_GROUPS))
         launched = dev.graphql(LAUNCH_BACKFILL, params={
             "title": f"{EDIT} over all videos",
-            "assetSelection": [{"path": [name]} for name in _asset_names("apply_edit")],
+            "assetSelection": [{"path": [name]} for name in _asset_names(day.dev, EDIT_STAGE_GROUPS)],
             "partitionNames": [f"{EDIT}|{video}" for video in VIDEOS],
         })["launchPartitionBackfill"]
         assert launched["__typename"] == "LaunchBackfillSuccess", launched
@@ -140,7 +139,7 @@ def test_inbox_videos_become_partitions_and_reconstruct(day):
     assert {dict((t["key"], t["value"]) for t in run["tags"])["dagster/partition"] for run in day.sensor_runs} == set(VIDEOS)
     with day.instance() as instance:
         assert set(instance.get_dynamic_partitions("video")) == set(VIDEOS)
-        for name in _asset_names("reconstruct_video"):
+        for name in _asset_names(day.dev, VIDEO_STAGE_GROUPS):
             assert set(instance.get_materialized_partitions(dg.AssetKey(name))) == set(VIDEOS), name
 
 
@@ -148,26 +147,23 @@ def test_inbox_videos_become_partitions_and_reconstruct(day):
 def test_edit_backfill_covers_every_video_and_recomputes_no_reconstruction(day):
     assert day.backfill_status == "COMPLETED_SUCCESS", f"backfill {day.backfill_status}:\n{day.dev.log_tail()}"
     with day.instance() as instance:
-        assert _materialization_counts(instance, _asset_names("reconstruct_video")) == day.video_counts_before_backfill
-        for name in _asset_names("apply_edit"):
+        assert _materialization_counts(instance, _asset_names(day.dev, VIDEO_STAGE_GROUPS)) == day.video_counts_before_backfill
+        for name in _asset_names(day.dev, EDIT_STAGE_GROUPS):
             assert set(instance.get_materialized_partitions(dg.AssetKey(name))) == {f"{EDIT}|{v}" for v in VIDEOS}, name
         backfill_runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": day.backfill_id}))
         assert len(backfill_runs) >= len(VIDEOS)
         materialized_by_backfill = {
-            event.asset_key.path[-1]
+            event.dagster_event.asset_key.path[-1]
             for run in backfill_runs
             for event in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
         }
-        assert materialized_by_backfill == set(_asset_names("apply_edit"))
+        assert materialized_by_backfill == set(_asset_names(day.dev, EDIT_STAGE_GROUPS))
 
 
 @pytest.mark.slow
 def test_gpu_pool_never_runs_two_gpu_steps_at_once(day):
     """Both sensor runs and both backfill runs ran side by side (max_concurrent_runs 2); their GPU steps did not."""
-    from cosavatar_pipeline.definitions import defs
-
-    graph = defs.resolve_asset_graph()
-    gpu_steps = {key.path[-1] for key in graph.get_all_asset_keys() if "gpu" in graph.get(key).pools}
+    gpu_steps = {name for name, node in day.dev.asset_nodes().items() if "gpu" in node["pools"]}
     intervals = []
     with day.instance() as instance:
         for run in instance.get_runs():
@@ -278,8 +274,6 @@ def _screenshot(browser, name: str) -> Path:
 def test_lineage_graph_shows_every_stage_and_edge(day, browser):
     from selenium.webdriver.common.by import By
 
-    from cosavatar_pipeline.definitions import defs
-
     # Collapsed groups read left to right in pipeline order.
     _open(browser, day, "/asset-groups", '[class*="collapsedGroupNodeBox"]')
     _screenshot(browser, "lineage_groups")
@@ -292,14 +286,13 @@ def test_lineage_graph_shows_every_stage_and_edge(day, browser):
     _open(browser, day, "/assets/source_video?view=lineage&lineageScope=downstream&lineageDepth=50", '[class*="assetName"]')
     geometry = browser.execute_script(GRAPH_GEOMETRY_JS)
     _screenshot(browser, "lineage_assets")
-    graph = defs.resolve_asset_graph()
-    names = {key.path[-1] for key in graph.get_all_asset_keys()}
-    nodes = {name: _node(geometry["assets"], name) for name in names}
+    served = day.dev.asset_nodes()
+    nodes = {name: _node(geometry["assets"], name) for name in served}
     missing_edges = [
-        (parent.path[-1], key.path[-1])
-        for key in graph.get_all_asset_keys()
-        for parent in graph.get(key).parent_keys
-        if not _edge_drawn(geometry["edges"], nodes[parent.path[-1]], nodes[key.path[-1]])
+        (parent["path"][-1], name)
+        for name, node in served.items()
+        for parent in node["dependencyKeys"]
+        if not _edge_drawn(geometry["edges"], nodes[parent["path"][-1]], nodes[name])
     ]
     assert not missing_edges, missing_edges
     chain = ["source_video", "frames", "face_landmarks", "face_coefficients", "avatar", "edited_dataset_round_1",
@@ -323,3 +316,13 @@ def test_partition_page_links_mlflow_and_shows_preview(day, browser, asset, part
     previews = [img for img in browser.find_elements(By.CSS_SELECTOR, 'img[src^="data:image/png"]') if img.size["width"] > 50]
     assert previews, "the preview markdown shows no image"
     _screenshot(browser, f"partition_{asset}_preview")
+
+
+@pytest.mark.slow
+def test_every_served_asset_has_a_description_kinds_and_a_stage_group(day):
+    nodes = day.dev.asset_nodes()
+    assert len(nodes) >= 13
+    for name, node in nodes.items():
+        assert len(node["description"] or "") > 40, name
+        assert node["kinds"], name
+        assert node["groupName"] in VIDEO_STAGE_GROUPS + EDIT_STAGE_GROUPS, name

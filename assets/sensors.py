@@ -28,6 +28,7 @@ def _fingerprint(path: Path) -> str:
 @dg.sensor(
     job=reconstruct_video_job,
     minimum_interval_seconds=10,
+    default_status=dg.DefaultSensorStatus.RUNNING,  # on as soon as `make ui` starts: dropping a file is all it takes
     description="Registers each new, fully written video file in the inbox as a `video` partition and requests a "
     "reconstruct_video run for it. Bad files are reported in the sensor's log and skipped.",
 )
@@ -72,6 +73,7 @@ def video_inbox_sensor(context: dg.SensorEvaluationContext, storage: StorageReso
 
 @dg.sensor(
     minimum_interval_seconds=10,
+    default_status=dg.DefaultSensorStatus.RUNNING,  # on as soon as `make ui` starts: dropping a file is all it takes
     description="Adds an `edit` partition for each valid edit spec in <COSAVATAR_HOME>/registry/edits/ that the "
     "instance does not know yet (specs written by `cosavatar add-edit` elsewhere, or by hand), so it can be "
     "backfilled over the videos with the apply_edit job. Invalid spec files are reported and skipped.",

@@ -112,12 +112,11 @@ ASSET_NODES = """
 
 SET_NUX_SEEN = "mutation { setNuxSeen }"
 
-START_SENSOR = """
-mutation($selector: SensorSelector!) { startSensor(sensorSelector: $selector) {
+SENSOR_STATE = """
+query($selector: SensorSelector!) { sensorOrError(sensorSelector: $selector) {
     __typename
     ... on Sensor { sensorState { status } }
     ... on PythonError { message }
-    ... on UnauthorizedError { message }
 } }
 """
 

@@ -23,7 +23,7 @@ from tests.dagster_dev import (
     PROJECT_ROOT,
     RUNS_QUERY,
     SET_NUX_SEEN,
-    START_SENSOR,
+    SENSOR_STATE,
     DagsterDev,
 )
 
@@ -90,9 +90,9 @@ def day(tmp_path_factory, sample_clips, mlflow_uri):
         dev.wait_until_loaded()
         day.timings_s["load"] = time.monotonic() - started
         dev.graphql(SET_NUX_SEEN)  # the first-visit pop-up would cover every page
-        for sensor in ("video_inbox_sensor", "edit_registry_sensor"):
-            result = dev.graphql(START_SENSOR, selector={**dev.repository_selector(), "sensorName": sensor})
-            assert result["startSensor"].get("sensorState", {}).get("status") == "RUNNING", result
+        for sensor in ("video_inbox_sensor", "edit_registry_sensor"):  # on by default: nothing to switch on
+            result = dev.graphql(SENSOR_STATE, selector={**dev.repository_selector(), "sensorName": sensor})
+            assert result["sensorOrError"].get("sensorState", {}).get("status") == "RUNNING", result
 
         # 1. Videos dropped into the inbox become partitions and reconstruct_video runs.
         inbox = root / "home" / "inbox"

@@ -272,7 +272,6 @@ def _screenshot(browser, name: str) -> Path:
 
 @pytest.mark.slow
 def test_lineage_graph_shows_every_stage_and_edge(day, browser):
-    from selenium.webdriver.common.by import By
 
     # Collapsed groups read left to right in pipeline order.
     _open(browser, day, "/asset-groups", '[class*="collapsedGroupNodeBox"]')

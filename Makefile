@@ -6,7 +6,7 @@ export COSAVATAR_HOME ?= $(CURDIR)/.cosavatar
 export DAGSTER_HOME ?= $(COSAVATAR_HOME)/dagster
 MLFLOW_URI = $(or $(MLFLOW_TRACKING_URI),sqlite:///$(COSAVATAR_HOME)/mlflow.db)
 
-.PHONY: install demo test ui bench bench-nerf clean-home
+.PHONY: install demo test ui bench bench-nerf bench-capacity clean-home
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ test: $(BIN)/.installed
 
 ## Dagster web UI + daemon on :3000 and MLflow UI on :5000, over the same store as the CLI
 ui: $(BIN)/.installed
-	mkdir -p "$(DAGSTER_HOME)" && cp -n dagster.yaml "$(DAGSTER_HOME)/" || true
+	$(BIN)/cosavatar instance-config >/dev/null
 	@echo "Dagster: http://127.0.0.1:3000   MLflow: http://127.0.0.1:5000   (Ctrl-C stops both)"
 	@bash -c 'set -m; "$(BIN)/mlflow" ui --backend-store-uri "$(MLFLOW_URI)" --host 127.0.0.1 --port 5000 & \
 	  trap "kill -INT $$! 2>/dev/null" EXIT; "$(BIN)/dagster" dev -w workspace.yaml -h 127.0.0.1 -p 3000'
@@ -35,6 +35,10 @@ bench: $(BIN)/.installed
 
 bench-nerf: $(BIN)/.installed
 	$(BIN)/python benchmarks/nerf_train.py
+
+## per-stage time and memory at tiny, preview, standard -> benchmarks/results/capacity.json (`cosavatar capacity`)
+bench-capacity: $(BIN)/.installed
+	$(BIN)/python benchmarks/stage_capacity.py $(if $(PRESETS),--presets $(PRESETS))
 
 clean-home:
 	rm -rf "$(COSAVATAR_HOME)"

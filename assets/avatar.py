@@ -12,6 +12,7 @@ from assets.face_coefficients import load_face_model
 from assets.face_parsing import load_labels
 from assets.partitions import video_partitions
 from assets.reporting import manifest_output, preview_metadata
+from cosavatar_pipeline.executors import GPU_POOL, GPU_STEP_TAGS
 from cosavatar_pipeline.nerf.checkpoint import META_FILE, TENSORS_FILE
 from cosavatar_pipeline.nerf.config import NERF_PRESETS, NerfConfig
 from cosavatar_pipeline.nerf.dataset import AvatarDataset
@@ -60,7 +61,8 @@ def load_avatar_dataset(
     partitions_def=video_partitions,
     group_name="reconstruction",
     kinds={"pytorch", "mlflow"},
-    pool="gpu",
+    pool=GPU_POOL,
+    op_tags=GPU_STEP_TAGS,
     io_manager_key="manifest_io_manager",
     description="Dynamic NeRF of the person: a head field in canonical head space (conditioned on expression codes "
     "and a per-frame appearance latent) and a torso field in camera space (conditioned on head pose), rendered "

@@ -15,6 +15,7 @@ from assets.face_landmarks import LANDMARKS_FILE
 from assets.face_parsing import load_labels
 from assets.partitions import edit_video_partitions
 from assets.reporting import ProgressLog, manifest_output, preview_metadata, user_errors_fail_the_step
+from cosavatar_pipeline.executors import GPU_POOL, GPU_STEP_TAGS
 from cosavatar_pipeline.editing.choice import check_editor_can_run, choose_editor
 from cosavatar_pipeline.editing.config import DEFAULT_ROUNDS, EditRoundConfig, edit_round_config
 from cosavatar_pipeline.editing.dataset_update import RoundDataset, contact_rows, update_dataset
@@ -103,7 +104,8 @@ def build_dataset_round(k: int) -> dg.AssetsDefinition:
         partitions_def=edit_video_partitions,
         group_name="editing",
         kinds={"pytorch", "mlflow"},
-        pool="gpu",
+        pool=GPU_POOL,
+        op_tags=GPU_STEP_TAGS,
         io_manager_key="manifest_io_manager",
         ins={"previous_avatar": dg.AssetIn(key=previous)},
         description=f"Round {k} of the dataset update: `{previous}` rendered at every training frame, each render "
@@ -203,7 +205,8 @@ def build_avatar_round(k: int) -> dg.AssetsDefinition:
         partitions_def=edit_video_partitions,
         group_name="editing",
         kinds={"pytorch", "mlflow"},
-        pool="gpu",
+        pool=GPU_POOL,
+        op_tags=GPU_STEP_TAGS,
         io_manager_key="manifest_io_manager",
         ins={"previous_avatar": dg.AssetIn(key=previous), "edited_dataset": dg.AssetIn(key=dataset_asset_name(k))},
         description=f"`{previous}` fine-tuned on round {k}'s blended targets (same architecture, its occupancy grid "

@@ -21,6 +21,7 @@ from assets.reporting import (
     user_errors_fail_the_step,
 )
 from assets.source_video import SOURCE_FILE
+from cosavatar_pipeline.executors import GPU_POOL, GPU_STEP_TAGS
 from cosavatar_pipeline.editing.dataset_update import RoundDataset
 from cosavatar_pipeline.editing.regions import dilate
 from cosavatar_pipeline.errors import InputError
@@ -80,7 +81,8 @@ def _video_metadata(manifest: Manifest, main_file: str, figures: dict, sheet: np
     partitions_def=video_partitions,
     group_name="reconstruction",
     kinds={"pytorch", "video", "mlflow"},
-    pool="gpu",
+    pool=GPU_POOL,
+    op_tags=GPU_STEP_TAGS,
     io_manager_key="manifest_io_manager",
     description="The unedited avatar replayed over its own motion: reconstruction.mp4 and side_by_side.mp4 "
     "(source | avatar) with the source's audio, a contact sheet; PSNR against the source on all frames and on the "
@@ -118,7 +120,8 @@ def reconstruction_render(
     partitions_def=edit_video_partitions,
     group_name="renders",
     kinds={"pytorch", "video", "mlflow"},
-    pool="gpu",
+    pool=GPU_POOL,
+    op_tags=GPU_STEP_TAGS,
     io_manager_key="manifest_io_manager",
     ins={"edited_avatar": dg.AssetIn(key=LAST_ROUND_AVATAR), "first_round": dg.AssetIn(key="edited_dataset_round_1")},
     description=f"`{LAST_ROUND_AVATAR}` rendered over the source trajectory: final.mp4 and side_by_side.mp4 "
@@ -222,7 +225,8 @@ def choose_driver(requested: str, video: str, storage: StorageResource) -> str:
     partitions_def=edit_video_partitions,
     group_name="renders",
     kinds={"pytorch", "video", "mlflow"},
-    pool="gpu",
+    pool=GPU_POOL,
+    op_tags=GPU_STEP_TAGS,
     io_manager_key="manifest_io_manager",
     ins={"edited_avatar": dg.AssetIn(key=LAST_ROUND_AVATAR)},
     # The driver is another video, chosen at run time: every `driving_motion` partition is a possible input.

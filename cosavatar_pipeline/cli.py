@@ -171,6 +171,78 @@ def status() -> None:
 
 
 @app.command()
+def capacity(
+    videos: int = typer.Option(..., help="videos to reconstruct"),
+    edits: int = typer.Option(..., help="edits to apply to every video"),
+    cpu_workers: int = typer.Option(1, help="steps that run at once on the CPU queue (all workers)"),
+    gpu_workers: int = typer.Option(1, help="steps that run at once on the gpu queue (all GPUs)"),
+    preset: str = typer.Option(DEFAULT_PRESET, help="the videos' preset"),
+    table: Optional[Path] = typer.Option(None, help="measured per-stage table; default: benchmarks/results/capacity.json"),
+) -> None:
+    """What a backfill of N videos x M edits costs on W CPU and G GPU workers, from the measured per-stage table."""
+    from cosavatar_pipeline.capacity import DEFAULT_TABLE, estimate, load_table, stage_costs
+
+    try:
+        measured = load_table(table or DEFAULT_TABLE)
+        result = estimate(stage_costs(measured, preset), videos, edits, cpu_workers, gpu_workers)
+    except (FileNotFoundError, KeyError, ValueError) as exc:
+        _fail(exc)
+    where = measured.get("measured_on", {})
+    typer.echo(f"{videos} videos x {edits} edits at {preset}, {cpu_workers} CPU + {gpu_workers} GPU step slots "
+               f"(stages measured {where.get('date', '?')} on {where.get('cpu_cores', '?')} CPU cores, "
+               f"accelerator: {where.get('accelerator', '?')})")
+    for line in result.lines():
+        typer.echo(f"  {line}")
+
+
+@app.command("instance-config")
+def instance_config() -> None:
+    """Write $DAGSTER_HOME/dagster.yaml from the repository's: sqlite, or PostgreSQL when DAGSTER_POSTGRES_URL is set."""
+    from cosavatar_pipeline.home import layout
+    from cosavatar_pipeline.instance_config import write_instance_config
+
+    try:
+        path = write_instance_config(Path(os.environ.get("DAGSTER_HOME") or layout().dagster_home))
+    except ValueError as exc:
+        _fail(exc)
+    typer.echo(str(path))
+
+
+@app.command()
+def worker(
+    queue: list[str] = typer.Option(["dagster"], help="queues to take steps from: dagster (CPU stages) and/or gpu"),
+    name: Optional[str] = typer.Option(None, help="worker name (shown in each step's event log); default: the queues"),
+    concurrency: int = typer.Option(1, help="steps at once (for a gpu worker: its number of GPUs)"),
+) -> None:
+    """Start a Celery worker for COSAVATAR_EXECUTOR=celery: takes steps from the broker and runs them here.
+
+    Broker and settings are the executor's (COSAVATAR_CELERY_BROKER, default redis on localhost); the worker needs
+    the same DAGSTER_HOME instance (PostgreSQL), COSAVATAR_HOME and MLFLOW_TRACKING_URI as the runs."""
+    import yaml
+
+    from cosavatar_pipeline.atomic import atomic_file
+    from cosavatar_pipeline.executors import celery_settings
+    from cosavatar_pipeline.operations import instance_for
+    from cosavatar_pipeline.home import layout
+
+    instance = instance_for(layout())
+    config = Path(instance.root_directory) / "celery-worker.yaml"
+    with atomic_file(config, "w") as handle:
+        yaml.safe_dump({"execution": {"config": celery_settings()}}, handle, sort_keys=False)
+    worker_name = name or "-".join(queue)
+    command = [str(Path(sys.executable).with_name("dagster-celery")), "worker", "start", "-A", "dagster_celery.app",
+               "-y", str(config), "-n", worker_name]
+    for each in queue:
+        command += ["-q", each]
+    command += ["--", f"--concurrency={concurrency}"]
+    typer.echo(f"celery worker {worker_name!r} on queue(s) {', '.join(queue)}: {' '.join(command)}")
+    sys.stdout.flush()
+    # dagster-celery starts `celery` by name: this environment's, also when it is not on PATH.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    os.execv(command[0], command)
+
+
+@app.command()
 def demo(
     video: Optional[Path] = typer.Option(None, help="your own clip instead of the bundled synthetic sample"),
     preset: Optional[str] = typer.Option(None, help=f"default: $COSAVATAR_PRESET, else {DEFAULT_PRESET}"),

@@ -3,8 +3,8 @@
 import dagster as dg
 
 from assets import ALL_ASSET_CHECKS, ALL_ASSETS, ALL_JOBS, ALL_SENSORS
+from cosavatar_pipeline.executors import step_executor
 from resources import ComputeDevice, EditorResource, ManifestIOManager, MlflowTracking, StorageResource
-
 
 def build_resources() -> dict:
     """Resources read their roots from the environment at run time (``COSAVATAR_HOME``, ``MLFLOW_TRACKING_URI``)."""
@@ -16,18 +16,11 @@ def build_resources() -> dict:
         "editor": EditorResource(),
     }
 
-
-# Steps run in their own processes, forked from one server per run that has imported this code location once:
-# a fresh interpreter per step would import torch, mediapipe and diffusers again (about 4 s a step on 2 cores).
-step_executor = dg.multiprocess_executor.configured(
-    {"start_method": {"forkserver": {"preload_modules": ["cosavatar_pipeline.definitions"]}}}
-)
-
 defs = dg.Definitions(
     assets=ALL_ASSETS,
     asset_checks=ALL_ASSET_CHECKS,
     jobs=ALL_JOBS,
     sensors=ALL_SENSORS,
     resources=build_resources(),
-    executor=step_executor,
+    executor=step_executor(),  # COSAVATAR_EXECUTOR: multiprocess (default), celery, k8s
 )

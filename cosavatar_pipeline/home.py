@@ -1,16 +1,43 @@
-"""Where the project keeps its data: one root folder, ``COSAVATAR_HOME`` (default ``.cosavatar/``)."""
+"""Where the project keeps its data: one root folder, ``COSAVATAR_HOME`` (default ``.cosavatar/``).
+
+On several machines the root must be one shared POSIX filesystem (NFS, CephFS, EFS, Filestore, or an object store
+mounted by a FUSE driver that supports rename): partitions are committed by renaming a staged folder, so a plain
+object-store URI cannot be the root. MLflow artifacts can live anywhere MLflow can write (``s3://``, ``gs://``, a
+tracking server's ``mlflow-artifacts:``), set by ``COSAVATAR_MLFLOW_ARTIFACTS``.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 DEFAULT_HOME = ".cosavatar"
 
 
+HOME_ENV = "COSAVATAR_HOME"
+MLFLOW_ARTIFACTS_ENV = "COSAVATAR_MLFLOW_ARTIFACTS"
+
+
+def path_from_uri(value: str, what: str = HOME_ENV) -> Path:
+    """A local path or a ``file://`` URI as a path; any other scheme is refused with what to do instead."""
+    parsed = urlparse(value)
+    if parsed.scheme == "file":
+        if parsed.netloc not in ("", "localhost"):
+            raise ValueError(f"{what}={value!r}: a file URI names a path on this machine (file:///shared/cosavatar)")
+        return Path(unquote(parsed.path))
+    if parsed.scheme and len(parsed.scheme) > 1:  # one letter is a Windows drive, not a scheme
+        raise ValueError(
+            f"{what}={value!r}: the store must be a shared filesystem path (NFS, or an object store mounted with a "
+            f"FUSE driver); {parsed.scheme}:// is not a filesystem. MLflow artifacts may use it: set "
+            f"{MLFLOW_ARTIFACTS_ENV}."
+        )
+    return Path(value)
+
+
 def cosavatar_home() -> Path:
-    return Path(os.environ.get("COSAVATAR_HOME", DEFAULT_HOME)).expanduser().resolve()
+    return path_from_uri(os.environ.get(HOME_ENV, DEFAULT_HOME)).expanduser().resolve()
 
 
 @dataclass(frozen=True)
@@ -44,8 +71,14 @@ class HomeLayout:
         return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.root / 'mlflow.db'}"
 
     @property
-    def mlflow_artifacts(self) -> Path:
-        return self.root / "mlartifacts"
+    def mlflow_artifact_root(self) -> str | None:
+        """Where new experiments keep artifacts: ``COSAVATAR_MLFLOW_ARTIFACTS`` (any URI MLflow writes to); else
+        the tracking server's own choice when tracking is remote (it may proxy uploads), else ``<home>/mlartifacts``."""
+        if os.environ.get(MLFLOW_ARTIFACTS_ENV):
+            return os.environ[MLFLOW_ARTIFACTS_ENV]
+        if urlparse(self.mlflow_tracking_uri).scheme in ("http", "https", "databricks"):
+            return None
+        return (self.root / "mlartifacts").as_uri()
 
 
 def layout(root: Path | None = None) -> HomeLayout:

@@ -6,7 +6,6 @@ Runs execute in this process but are recorded in the instance, so they appear in
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 
 from cosavatar_pipeline.errors import RegistryError
 from cosavatar_pipeline.home import HomeLayout, layout
+from cosavatar_pipeline.instance_config import write_instance_config
 from cosavatar_pipeline.registry import EditSpec, Registry, VideoRegistration, sha256_of_file
 from cosavatar_pipeline.video.frames import check_video
 
@@ -36,12 +36,11 @@ def _process_alive(pid: int) -> bool:
 
 
 def instance_for(home: HomeLayout) -> dg.DagsterInstance:
-    """The persistent instance; ``DAGSTER_HOME`` defaults to ``<COSAVATAR_HOME>/dagster`` with our dagster.yaml."""
+    """The persistent instance; ``DAGSTER_HOME`` defaults to ``<COSAVATAR_HOME>/dagster``, its dagster.yaml written
+    from the repository's and the environment (sqlite, or PostgreSQL with ``DAGSTER_POSTGRES_URL``)."""
     dagster_home = Path(os.environ.get("DAGSTER_HOME") or home.dagster_home)
     dagster_home.mkdir(parents=True, exist_ok=True)
-    config = dagster_home / "dagster.yaml"
-    if not config.exists() and (PROJECT_ROOT / "dagster.yaml").exists():
-        shutil.copyfile(PROJECT_ROOT / "dagster.yaml", config)
+    write_instance_config(dagster_home)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     return dg.DagsterInstance.get()
 

@@ -55,11 +55,13 @@ class TrackedRun:
 class Tracker:
     """Opens one MLflow run per (asset, partition) materialization in one experiment."""
 
-    def __init__(self, tracking_uri: str, artifact_root: Path, experiment: str, ui_url: str):
+    def __init__(self, tracking_uri: str, artifact_root: str | None, experiment: str, ui_url: str):
+        """``artifact_root``: a URI under which a new experiment keeps its artifacts; None lets the tracking server
+        choose (with ``--serve-artifacts``, clients upload through it)."""
         from mlflow import MlflowClient
 
         self.client = MlflowClient(tracking_uri=tracking_uri)
-        self.artifact_root = Path(artifact_root)
+        self.artifact_root = artifact_root
         self.experiment = experiment
         self.ui_url = ui_url
 
@@ -71,7 +73,8 @@ class Tracker:
             return found.experiment_id
         try:
             return self.client.create_experiment(
-                self.experiment, artifact_location=(self.artifact_root / self.experiment).as_uri()
+                self.experiment,
+                artifact_location=f"{self.artifact_root.rstrip('/')}/{self.experiment}" if self.artifact_root else None,
             )
         except MlflowException:  # created meanwhile by a concurrent step
             return self.client.get_experiment_by_name(self.experiment).experiment_id

@@ -84,13 +84,11 @@ def trained_avatars(real_clips):
     return real_clips
 
 
-def video_materialization_counts(pipeline) -> dict[str, int]:
+def materialization_counts(instance, names: list[str]) -> dict[str, int]:
+    """How many times each named asset was materialized, over all partitions."""
     import dagster as dg
 
-    return {
-        name: len(pipeline.instance.fetch_materializations(dg.AssetKey(name), limit=1000).records)
-        for name in pipeline.video_asset_names()
-    }
+    return {name: len(instance.fetch_materializations(dg.AssetKey(name), limit=1000).records) for name in names}
 
 
 @pytest.fixture(scope="session")
@@ -106,7 +104,7 @@ def backfilled_edit(trained_avatars, tmp_path_factory):
     folder = tmp_path_factory.mktemp("backfill")
     config = folder / "tiny.yaml"
     config.write_text("edited_*_round_*: {finetune_steps: 10, evaluation_frames: 2}\n")
-    before = video_materialization_counts(pipeline)
+    before = materialization_counts(pipeline.instance, pipeline.video_asset_names())
     env = {**os.environ, "COSAVATAR_EDIT_ROUNDS": "1", "COSAVATAR_IP2P_MODEL": str(folder / "no_weights")}
     result = subprocess.run(
         [sys.executable, "-c", "from cosavatar_pipeline.cli import main; main()", "materialize", "--edit", "backfilled", "--config", str(config)],
@@ -116,10 +114,10 @@ def backfilled_edit(trained_avatars, tmp_path_factory):
     return pipeline, result, before
 
 
-def latest_materialization(pipeline, asset: str, partition: str):
+def latest_materialization(instance, asset: str, partition: str):
     import dagster as dg
 
-    records = pipeline.instance.fetch_materializations(
+    records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1
     ).records
     return records[0].asset_materialization if records else None

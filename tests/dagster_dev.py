@@ -84,6 +84,21 @@ class DagsterDev:
         """The graph as the webserver serves it (its process's environment decides K, the number of edit rounds)."""
         return {node["assetKey"]["path"][-1]: node for node in self.graphql(ASSET_NODES)["assetNodes"]}
 
+    def asset_names(self, groups: tuple[str, ...]) -> list[str]:
+        return sorted(name for name, node in self.asset_nodes().items() if node["groupName"] in groups)
+
+    def wait_for_runs(self, job_name: str, count: int, timeout_s: float, allow_failed: bool = False) -> list[dict]:
+        """Until ``count`` runs of the job have succeeded; a failed or canceled run fails at once unless allowed."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            runs = self.graphql(RUNS_QUERY, filter={"pipelineName": job_name})["runsOrError"]["results"]
+            failed = [run for run in runs if run["status"] in ("FAILURE", "CANCELED")]
+            assert allow_failed or not failed, f"{job_name} runs failed: {failed}\n{self.log_tail()}"
+            if sum(run["status"] == "SUCCESS" for run in runs) >= count:
+                return runs
+            time.sleep(3)
+        raise AssertionError(f"no {count} successful {job_name} runs in {timeout_s} s:\n{self.log_tail()}")
+
     def repository_selector(self) -> dict:
         return {"repositoryLocationName": self.location_name, "repositoryName": REPOSITORY_NAME}
 
@@ -124,15 +139,6 @@ RUNS_QUERY = """
 query($filter: RunsFilter) { runsOrError(filter: $filter) { ... on Runs { results {
     runId jobName status tags { key value }
 } } } }
-"""
-
-DYNAMIC_PARTITIONS_QUERY = """
-query($selector: RepositorySelector!, $name: String!) {
-  repositoryOrError(repositorySelector: $selector) { ... on Repository {
-    partitionSets: name
-  } }
-  dynamicPartitionKeys: partitionDefinitionKeysForDynamic(partitionsDefName: $name, repositorySelector: $selector)
-}
 """
 
 LAUNCH_BACKFILL = """

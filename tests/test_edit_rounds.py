@@ -5,7 +5,7 @@ import pytest
 
 from cosavatar_pipeline.editing.regions import dilate
 from cosavatar_pipeline.errors import InputError
-from tests.conftest import latest_materialization, manifest_of, video_materialization_counts
+from tests.conftest import latest_materialization, manifest_of, materialization_counts
 
 ROUND_ASSETS = ["edited_dataset_round_1", "edited_avatar_round_1", "edited_dataset_round_2", "edited_avatar_round_2"]
 TINY = {"finetune_steps": 60, "evaluation_frames": 6, "checkpoint_every": 20}
@@ -22,12 +22,12 @@ def test_two_rounds_of_pink_hair_on_real_data(trained_avatars, no_ip2p_weights):
     pipeline = trained_avatars
     spec = pipeline.add_edit("give her pink hair", name="pink_hair_rounds")
     assert spec.region == "hair" and spec.editor == "auto"
-    before = video_materialization_counts(pipeline)
+    before = materialization_counts(pipeline.instance, pipeline.video_asset_names())
     outcome = pipeline.materialize_edit(
         "pink_hair_rounds", "woman", select=ROUND_ASSETS, asset_config={name: TINY for name in ROUND_ASSETS}
     )
     assert outcome.success, outcome.failures
-    assert video_materialization_counts(pipeline) == before  # the video's stages are read, never recomputed
+    assert materialization_counts(pipeline.instance, pipeline.video_asset_names()) == before  # the video's stages are read, never recomputed
 
     key = "pink_hair_rounds|woman"
     first = manifest_of(pipeline, "edited_dataset_round_1", key)
@@ -66,7 +66,7 @@ def test_two_rounds_of_pink_hair_on_real_data(trained_avatars, no_ip2p_weights):
 
     from mlflow import MlflowClient
 
-    materialization = latest_materialization(pipeline, "edited_avatar_round_2", key)
+    materialization = latest_materialization(pipeline.instance, "edited_avatar_round_2", key)
     run_id = materialization.metadata["mlflow_run_id"].value
     client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
     assert len(client.get_metric_history(run_id, "psnr")) == 60 // 25 + 1
@@ -118,4 +118,4 @@ def test_backfilling_an_edit_over_every_video_runs_only_edit_stages(backfilled_e
         assert f"backfilled|{video}" in pipeline.materialized("edited_avatar_round_1")
         assert f"backfilled|{video}" in pipeline.materialized("final_render")
     # the instance's event log: not one video-partitioned asset was materialized by the backfill
-    assert video_materialization_counts(pipeline) == before
+    assert materialization_counts(pipeline.instance, pipeline.video_asset_names()) == before

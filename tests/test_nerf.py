@@ -119,7 +119,7 @@ def test_avatar_trains_on_real_data(trained_avatars):
     import dagster as dg
     from mlflow import MlflowClient
 
-    materialization = latest_materialization(trained_avatars, "avatar", "woman")
+    materialization = latest_materialization(trained_avatars.instance, "avatar", "woman")
     run_id = materialization.metadata["mlflow_run_id"].value
     history = MlflowClient(os.environ["MLFLOW_TRACKING_URI"]).get_metric_history(run_id, "loss")
     assert len(history) == 12 and history[-1].value < history[0].value  # logged every 25 steps, and falling

@@ -17,11 +17,12 @@ import dagster as dg
 import pytest
 
 from assets.jobs import EDIT_STAGE_GROUPS, VIDEO_STAGE_GROUPS
+from cosavatar_pipeline.instance_config import write_instance_config
+from tests.conftest import materialization_counts
 from tests.dagster_dev import (
     BACKFILL_STATUS,
     LAUNCH_BACKFILL,
     PROJECT_ROOT,
-    RUNS_QUERY,
     SET_NUX_SEEN,
     SENSOR_STATE,
     DagsterDev,
@@ -48,32 +49,12 @@ class Day:
         return dg.DagsterInstance.from_config(str(self.dagster_home))
 
 
-def _asset_names(dev: DagsterDev, groups: tuple[str, ...]) -> list[str]:
-    return sorted(name for name, node in dev.asset_nodes().items() if node["groupName"] in groups)
-
-
-def _wait_for_runs(dev: DagsterDev, job_name: str, count: int, timeout_s: float) -> list[dict]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        runs = dev.graphql(RUNS_QUERY, filter={"pipelineName": job_name})["runsOrError"]["results"]
-        failed = [run for run in runs if run["status"] in ("FAILURE", "CANCELED")]
-        assert not failed, f"{job_name} runs failed: {failed}\n{dev.log_tail()}"
-        if len(runs) >= count and all(run["status"] == "SUCCESS" for run in runs):
-            return runs
-        time.sleep(3)
-    raise AssertionError(f"no {count} successful {job_name} runs in {timeout_s} s:\n{dev.log_tail()}")
-
-
-def _materialization_counts(instance: dg.DagsterInstance, names: list[str]) -> dict[str, int]:
-    return {name: len(instance.fetch_materializations(dg.AssetKey(name), limit=1000).records) for name in names}
-
-
 @pytest.fixture(scope="module")
 def day(tmp_path_factory, sample_clips, mlflow_uri):
     root = tmp_path_factory.mktemp("user_day")
     dagster_home = root / "dagster_home"
     dagster_home.mkdir()
-    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")  # as `make ui` does
+    write_instance_config(dagster_home, environ={})  # as `make ui` does: sqlite
     env = {
         **os.environ,
         "DAGSTER_HOME": str(dagster_home),
@@ -100,7 +81,7 @@ def day(tmp_path_factory, sample_clips, mlflow_uri):
         for name in VIDEOS:
             shutil.copyfile(sample_clips[name], inbox / f"{name}.mp4")
         started = time.monotonic()
-        day.sensor_runs = _wait_for_runs(dev, "reconstruct_video", len(VIDEOS), timeout_s=600)
+        day.sensor_runs = dev.wait_for_runs("reconstruct_video", len(VIDEOS), timeout_s=600)
         day.timings_s["sensor_runs"] = time.monotonic() - started
 
         # 2. An edit registered from the CLI, backfilled over every video through the webserver's GraphQL API.
@@ -110,10 +91,10 @@ def day(tmp_path_factory, sample_clips, mlflow_uri):
         )
         assert added.returncode == 0, added.stdout + added.stderr
         with day.instance() as instance:
-            day.video_counts_before_backfill = _materialization_counts(instance, _asset_names(day.dev, VIDEO_STAGE_GROUPS))
+            day.video_counts_before_backfill = materialization_counts(instance, day.dev.asset_names(VIDEO_STAGE_GROUPS))
         launched = dev.graphql(LAUNCH_BACKFILL, params={
             "title": f"{EDIT} over all videos",
-            "assetSelection": [{"path": [name]} for name in _asset_names(day.dev, EDIT_STAGE_GROUPS)],
+            "assetSelection": [{"path": [name]} for name in day.dev.asset_names(EDIT_STAGE_GROUPS)],
             "partitionNames": [f"{EDIT}|{video}" for video in VIDEOS],
         })["launchPartitionBackfill"]
         assert launched["__typename"] == "LaunchBackfillSuccess", launched
@@ -139,7 +120,7 @@ def test_inbox_videos_become_partitions_and_reconstruct(day):
     assert {dict((t["key"], t["value"]) for t in run["tags"])["dagster/partition"] for run in day.sensor_runs} == set(VIDEOS)
     with day.instance() as instance:
         assert set(instance.get_dynamic_partitions("video")) == set(VIDEOS)
-        for name in _asset_names(day.dev, VIDEO_STAGE_GROUPS):
+        for name in day.dev.asset_names(VIDEO_STAGE_GROUPS):
             assert set(instance.get_materialized_partitions(dg.AssetKey(name))) == set(VIDEOS), name
 
 
@@ -147,8 +128,8 @@ def test_inbox_videos_become_partitions_and_reconstruct(day):
 def test_edit_backfill_covers_every_video_and_recomputes_no_reconstruction(day):
     assert day.backfill_status == "COMPLETED_SUCCESS", f"backfill {day.backfill_status}:\n{day.dev.log_tail()}"
     with day.instance() as instance:
-        assert _materialization_counts(instance, _asset_names(day.dev, VIDEO_STAGE_GROUPS)) == day.video_counts_before_backfill
-        for name in _asset_names(day.dev, EDIT_STAGE_GROUPS):
+        assert materialization_counts(instance, day.dev.asset_names(VIDEO_STAGE_GROUPS)) == day.video_counts_before_backfill
+        for name in day.dev.asset_names(EDIT_STAGE_GROUPS):
             assert set(instance.get_materialized_partitions(dg.AssetKey(name))) == {f"{EDIT}|{v}" for v in VIDEOS}, name
         backfill_runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": day.backfill_id}))
         assert len(backfill_runs) >= len(VIDEOS)
@@ -157,7 +138,7 @@ def test_edit_backfill_covers_every_video_and_recomputes_no_reconstruction(day):
             for run in backfill_runs
             for event in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
         }
-        assert materialized_by_backfill == set(_asset_names(day.dev, EDIT_STAGE_GROUPS))
+        assert materialized_by_backfill == set(day.dev.asset_names(EDIT_STAGE_GROUPS))
 
 
 @pytest.mark.slow

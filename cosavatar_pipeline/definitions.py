@@ -24,3 +24,8 @@ defs = dg.Definitions(
     resources=build_resources(),
     executor=step_executor(),  # COSAVATAR_EXECUTOR: multiprocess (default), celery, k8s
 )
+
+
+def job_named(name: str) -> dg.JobDefinition:
+    """A job of this code location by name: how another process (a Celery worker, the CLI's run) rebuilds it."""
+    return defs.resolve_job_def(name)

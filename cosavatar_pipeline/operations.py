@@ -1,6 +1,8 @@
 """What the CLI does, as functions over the persistent Dagster instance (``DAGSTER_HOME``).
 
-Runs execute in this process but are recorded in the instance, so they appear in the web UI's run history.
+Runs are recorded in the instance, so they appear in the web UI's run history. With the default executor their
+steps run in this process; with ``COSAVATAR_EXECUTOR=celery`` or ``k8s`` this process orchestrates and the steps run
+on the workers.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import dagster as dg
 import numpy as np
 
 from cosavatar_pipeline.errors import RegistryError
+from cosavatar_pipeline.executors import executor_name
 from cosavatar_pipeline.home import HomeLayout, layout
 from cosavatar_pipeline.instance_config import write_instance_config
 from cosavatar_pipeline.registry import EditSpec, Registry, VideoRegistration, sha256_of_file
@@ -145,14 +148,25 @@ class Pipeline:
             selection = [known[name] for name in select]
         run_config = {**self.run_config, "ops": {name: {"config": values} for name, values in (asset_config or {}).items()}}
         self.reap_dead_runs()
-        result = job.execute_in_process(
-            run_config=run_config,
-            tags={LAUNCHER_TAG: "cli", PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
-            partition_key=partition_key,
-            instance=self.instance,
-            asset_selection=selection,
-            raise_on_error=False,
-        )
+        tags = {LAUNCHER_TAG: "cli", PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+        if executor_name() == "multiprocess":
+            result = job.execute_in_process(
+                run_config=run_config,
+                tags=tags,
+                partition_key=partition_key,
+                instance=self.instance,
+                asset_selection=selection,
+                raise_on_error=False,
+            )
+        else:
+            # Steps go to the configured executor (Celery workers, Kubernetes jobs); this process orchestrates.
+            result = dg.execute_job(
+                dg.build_reconstructable_job("cosavatar_pipeline.definitions", "job_named", (job.name,)),
+                instance=self.instance,
+                run_config=run_config,
+                tags={**tags, **job.partitions_def.get_tags_for_partition_key(partition_key)},
+                asset_selection=selection,
+            )
         return StepOutcome(str(partition_key), result.success, step_failure_messages(result), result.run_id)
 
     def reap_dead_runs(self) -> list[str]:

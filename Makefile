@@ -36,7 +36,7 @@ bench: $(BIN)/.installed
 bench-nerf: $(BIN)/.installed
 	$(BIN)/python benchmarks/nerf_train.py
 
-## per-stage time and memory at tiny, preview, standard -> benchmarks/results/capacity.json (`cosavatar capacity`)
+## per-stage time and memory (default tiny,preview: ~18 min; PRESETS=standard adds > 45 min on 2 cores) -> benchmarks/results/capacity.json
 bench-capacity: $(BIN)/.installed
 	$(BIN)/python benchmarks/stage_capacity.py $(if $(PRESETS),--presets $(PRESETS))
 

@@ -1,12 +1,12 @@
 """Per-stage time and memory at each preset: the table behind `cosavatar capacity` (README "Capacity").
 
-    python benchmarks/stage_capacity.py [--presets tiny,preview,standard] [--video PATH] [--driver PATH]
+    python benchmarks/stage_capacity.py [--presets tiny,preview] [--video PATH] [--driver PATH]
                                         [--cap-steps 60] [--out benchmarks/results/capacity.json]
 
 For each preset, a fresh home with the clip (and a driver clip for the reenactment), then every stage of the video
 job and of one edit (K rounds, K = COSAVATAR_EDIT_ROUNDS or 3) materialized one at a time, each in its own process,
-as a worker runs a step: wall time of the materialization (imports excluded) and the process's peak RSS (imports
-included: a worker holds them too).
+as a worker runs a step: wall time of the materialization (imports excluded; Dagster's per-run start-up and the
+step's MLflow run included) and the process's peak RSS (imports included: a worker holds them too).
 
 Training stages at presets whose full step count would take hours on this CPU (`--cap-steps`, for standard and
 high) train that many steps; their time is extrapolated as (wall - training time) + full steps x measured time per
@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -68,6 +67,15 @@ def _config_for(asset: str, caps: dict[str, dict]) -> dict[str, dict]:
     return {}
 
 
+def peak_rss_mib() -> float:
+    """This process's own peak resident memory. Not getrusage's ru_maxrss: Linux carries that across execve, so a
+    child would report its parent's peak when that was higher; VmHWM belongs to the address space exec created."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def measure_one(asset: str, partition: str, config: dict[str, dict]) -> dict:
     """In a worker-like process: materialize one stage, report wall time, peak RSS and training figures."""
     import dagster as dg
@@ -84,11 +92,13 @@ def measure_one(asset: str, partition: str, config: dict[str, dict]) -> dict:
     seconds = time.perf_counter() - started
     if not outcome.success:
         raise SystemExit(f"{asset}[{partition}] failed: {outcome.failures}")
-    event = pipeline.instance.get_latest_materialization_event(dg.AssetKey(asset), partition=partition)
-    metadata = {key: value.value for key, value in event.asset_materialization.metadata.items()}
+    records = pipeline.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1
+    ).records
+    metadata = {key: value.value for key, value in records[0].asset_materialization.metadata.items()}
     return {
         "seconds": seconds,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": peak_rss_mib(),
         "steps": metadata.get("steps"),
         "train_seconds": metadata.get("train_seconds"),
     }
@@ -174,7 +184,7 @@ def main() -> None:
         return
     os.environ.setdefault("COSAVATAR_EDIT_ROUNDS", "3")  # shapes the graph: parent and children must agree
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", default="tiny,preview,standard")
+    parser.add_argument("--presets", default="tiny,preview")
     parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
     parser.add_argument("--driver", type=Path, default=DEFAULT_DRIVER)
     parser.add_argument("--cap-steps", type=int, default=60)

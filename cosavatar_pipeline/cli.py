@@ -221,10 +221,13 @@ def worker(
     import yaml
 
     from cosavatar_pipeline.atomic import atomic_file
-    from cosavatar_pipeline.executors import celery_settings
-    from cosavatar_pipeline.operations import instance_for
+    from cosavatar_pipeline.executors import EXECUTOR_ENV, celery_settings, executor_name
     from cosavatar_pipeline.home import layout
+    from cosavatar_pipeline.operations import instance_for
 
+    if executor_name() != "celery":
+        typer.secho(f"note: {EXECUTOR_ENV} is not 'celery' in this environment: only runs launched where it is send "
+                    "their steps to workers", fg=typer.colors.YELLOW, err=True)
     instance = instance_for(layout())
     config = Path(instance.root_directory) / "celery-worker.yaml"
     with atomic_file(config, "w") as handle:

@@ -13,7 +13,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from cosavatar_pipeline.capacity import StageCost, estimate
+from cosavatar_pipeline.capacity import StageCost, estimate, stage_costs
 from cosavatar_pipeline.executors import GPU_QUEUE, celery_settings, executor_name
 from cosavatar_pipeline.home import HomeLayout, cosavatar_home
 from cosavatar_pipeline.instance_config import MARKER, instance_settings, write_instance_config
@@ -152,3 +152,21 @@ def test_capacity_cli_reports_from_a_table_and_names_a_missing_one(tmp_path):
     missing = subprocess.run(cli + ["--videos", "1", "--edits", "1", "--preset", "high", "--table", str(table)],
                              capture_output=True, text=True, timeout=120)
     assert missing.returncode == 1 and "preset 'high' is not in the capacity table (measured: tiny)" in missing.stderr
+
+
+def test_committed_capacity_table_covers_every_stage_of_the_graph():
+    """benchmarks/results/capacity.json is measured (make bench-capacity); the model needs a row for every stage."""
+    from cosavatar_pipeline.capacity import DEFAULT_TABLE, load_table
+
+    table = load_table(DEFAULT_TABLE)
+    rounds = table["measured_on"]["edit_rounds"]
+    expected = {"source_video", "frames", "face_landmarks", "face_coefficients", "face_parsing", "background_plate",
+                "driving_motion", "avatar", "reconstruction_render", "final_render", "reenacted_render"}
+    expected |= {f"edited_{kind}_round_{k}" for kind in ("dataset", "avatar") for k in range(1, rounds + 1)}
+    for preset in ("tiny", "preview"):
+        costs = stage_costs(table, preset)
+        assert set(costs) == expected, preset
+        assert all(cost.seconds > 0 and cost.peak_rss_mib > 100 for cost in costs.values()), preset
+        assert {name for name, cost in costs.items() if cost.queue == "gpu"} == {
+            name for name in expected if name.startswith(("avatar", "edited_", "reconstruction_", "final_", "reenacted_"))
+        }

@@ -20,3 +20,7 @@ class InputError(CosavatarError):
 
 class RegistryError(CosavatarError):
     """A registration clashes with, or is missing from, the registry."""
+
+
+class SettingError(CosavatarError, ValueError):
+    """An environment setting is unusable: the message names the variable, its value and what it must be."""

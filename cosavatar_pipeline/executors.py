@@ -18,6 +18,8 @@ import os
 
 import dagster as dg
 
+from cosavatar_pipeline.errors import SettingError
+
 EXECUTOR_ENV = "COSAVATAR_EXECUTOR"
 EXECUTORS = ("multiprocess", "celery", "k8s")
 
@@ -48,14 +50,10 @@ DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 DEFAULT_VISIBILITY_TIMEOUT_S = 12 * 3600
 
 
-class ExecutorConfigError(ValueError):
-    pass
-
-
 def executor_name() -> str:
     name = os.environ.get(EXECUTOR_ENV, "multiprocess").strip() or "multiprocess"
     if name not in EXECUTORS:
-        raise ExecutorConfigError(f"{EXECUTOR_ENV}={name!r}: choose one of {', '.join(EXECUTORS)}")
+        raise SettingError(f"{EXECUTOR_ENV}={name!r}: choose one of {', '.join(EXECUTORS)}")
     return name
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from cosavatar_pipeline.errors import SettingError
+
 DEFAULT_HOME = ".cosavatar"
 
 
@@ -25,10 +27,10 @@ def path_from_uri(value: str, what: str = HOME_ENV) -> Path:
     parsed = urlparse(value)
     if parsed.scheme == "file":
         if parsed.netloc not in ("", "localhost"):
-            raise ValueError(f"{what}={value!r}: a file URI names a path on this machine (file:///shared/cosavatar)")
+            raise SettingError(f"{what}={value!r}: a file URI names a path on this machine (file:///shared/cosavatar)")
         return Path(unquote(parsed.path))
     if parsed.scheme and len(parsed.scheme) > 1:  # one letter is a Windows drive, not a scheme
-        raise ValueError(
+        raise SettingError(
             f"{what}={value!r}: the store must be a shared filesystem path (NFS, or an object store mounted with a "
             f"FUSE driver); {parsed.scheme}:// is not a filesystem. MLflow artifacts may use it: set "
             f"{MLFLOW_ARTIFACTS_ENV}."

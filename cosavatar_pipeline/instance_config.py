@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from cosavatar_pipeline.atomic import atomic_file
+from cosavatar_pipeline.errors import SettingError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BASE_CONFIG = PROJECT_ROOT / "dagster.yaml"
@@ -34,7 +35,7 @@ def _positive_int(environ: Mapping[str, str], name: str) -> int | None:
     if not value:
         return None
     if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"{name}={value!r}: expected a whole number >= 1")
+        raise SettingError(f"{name}={value!r}: expected a whole number >= 1")
     return int(value)
 
 
@@ -44,7 +45,7 @@ def instance_settings(environ: Mapping[str, str] | None = None) -> dict:
     if url := environ.get(POSTGRES_URL_ENV):
         scheme = url.split("://", 1)[0]
         if scheme != POSTGRES_SCHEME:
-            raise ValueError(
+            raise SettingError(
                 f"{POSTGRES_URL_ENV} must start with {POSTGRES_SCHEME}:// (got {scheme}://): dagster-postgres is built "
                 f"on psycopg2, and SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3, which is not installed"
             )
@@ -58,8 +59,15 @@ def instance_settings(environ: Mapping[str, str] | None = None) -> dict:
 
 def write_instance_config(dagster_home: Path, environ: Mapping[str, str] | None = None) -> Path:
     """Write ``<dagster_home>/dagster.yaml`` unless it is the user's own; returns its path."""
+    environ = os.environ if environ is None else environ
     config = Path(dagster_home) / "dagster.yaml"
     if config.exists() and not config.read_text().startswith(MARKER):
+        own = yaml.safe_load(config.read_text()) or {}
+        if environ.get(POSTGRES_URL_ENV) and "postgres" not in str(own.get("storage") or own.get("run_storage") or ""):
+            raise SettingError(
+                f"{POSTGRES_URL_ENV} is set, but {config} (not written by cosavatar) keeps the instance in sqlite: "
+                f"delete it to have cosavatar write one, or give it a postgres storage section"
+            )
         return config
     config.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(config, "w") as handle:

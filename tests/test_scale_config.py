@@ -39,10 +39,12 @@ def test_instance_config_is_sqlite_by_default_and_postgres_from_the_environment(
         assert instance_ref.run_storage_data.class_name == "PostgresRunStorage"
         assert instance_ref.event_storage_data.class_name == "PostgresEventLogStorage"
 
-    # A file the user wrote themselves is theirs.
+    # A file the user wrote themselves is theirs, but it may not silently ignore a request for PostgreSQL.
     path.write_text("telemetry:\n  enabled: false\n")
     write_instance_config(tmp_path, {})
     assert path.read_text() == "telemetry:\n  enabled: false\n"
+    with pytest.raises(ValueError, match="DAGSTER_POSTGRES_URL is set, but .* keeps the instance in sqlite"):
+        write_instance_config(tmp_path, {"DAGSTER_POSTGRES_URL": PG_URL})
 
 
 @pytest.mark.parametrize(

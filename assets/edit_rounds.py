@@ -15,13 +15,13 @@ from assets.face_landmarks import LANDMARKS_FILE
 from assets.face_parsing import load_labels
 from assets.partitions import edit_video_partitions
 from assets.reporting import ProgressLog, manifest_output, preview_metadata, user_errors_fail_the_step
-from cosavatar_pipeline.executors import GPU_POOL, GPU_STEP_TAGS
 from cosavatar_pipeline.editing.choice import check_editor_can_run, choose_editor
 from cosavatar_pipeline.editing.config import DEFAULT_ROUNDS, EditRoundConfig, edit_round_config
 from cosavatar_pipeline.editing.dataset_update import RoundDataset, contact_rows, update_dataset
 from cosavatar_pipeline.editing.finetune import edited_training_data, evaluate_round, finetune_config
 from cosavatar_pipeline.editing.regions import check_region_present
 from cosavatar_pipeline.errors import InputError
+from cosavatar_pipeline.executors import GPU_POOL, GPU_STEP_TAGS
 from cosavatar_pipeline.nerf.checkpoint import META_FILE, TENSORS_FILE
 from cosavatar_pipeline.nerf.render import render_dataset_frames
 from cosavatar_pipeline.nerf.trainer import discard_incompatible_checkpoint, load_trained, saved_config, train_avatar

@@ -21,10 +21,10 @@ from assets.reporting import (
     user_errors_fail_the_step,
 )
 from assets.source_video import SOURCE_FILE
-from cosavatar_pipeline.executors import GPU_POOL, GPU_STEP_TAGS
 from cosavatar_pipeline.editing.dataset_update import RoundDataset
 from cosavatar_pipeline.editing.regions import dilate
 from cosavatar_pipeline.errors import InputError
+from cosavatar_pipeline.executors import GPU_POOL, GPU_STEP_TAGS
 from cosavatar_pipeline.face.motion import DrivingMotion, clamp_codes, retarget
 from cosavatar_pipeline.nerf.metrics import psnr
 from cosavatar_pipeline.nerf.render import render_dataset_frames, render_frames

@@ -200,9 +200,10 @@ def instance_config() -> None:
     """Write $DAGSTER_HOME/dagster.yaml from the repository's: sqlite, or PostgreSQL when DAGSTER_POSTGRES_URL is set."""
     from cosavatar_pipeline.home import layout
     from cosavatar_pipeline.instance_config import write_instance_config
+    from cosavatar_pipeline.operations import dagster_home_for
 
     try:
-        path = write_instance_config(Path(os.environ.get("DAGSTER_HOME") or layout().dagster_home))
+        path = write_instance_config(dagster_home_for(layout()))
     except ValueError as exc:
         _fail(exc)
     typer.echo(str(path))

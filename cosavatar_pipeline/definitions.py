@@ -6,6 +6,7 @@ from assets import ALL_ASSET_CHECKS, ALL_ASSETS, ALL_JOBS, ALL_SENSORS
 from cosavatar_pipeline.executors import step_executor
 from resources import ComputeDevice, EditorResource, ManifestIOManager, MlflowTracking, StorageResource
 
+
 def build_resources() -> dict:
     """Resources read their roots from the environment at run time (``COSAVATAR_HOME``, ``MLFLOW_TRACKING_URI``)."""
     return {
@@ -15,6 +16,7 @@ def build_resources() -> dict:
         "device": ComputeDevice(),
         "editor": EditorResource(),
     }
+
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,

@@ -25,7 +25,6 @@ EXECUTORS = ("multiprocess", "celery", "k8s")
 
 GPU_POOL = "gpu"
 GPU_QUEUE = "gpu"
-CPU_QUEUE = "dagster"  # dagster-celery's default queue
 CELERY_QUEUE_TAG = "dagster-celery/queue"
 K8S_CONFIG_TAG = "dagster-k8s/config"
 

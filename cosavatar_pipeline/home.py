@@ -16,22 +16,20 @@ from urllib.parse import unquote, urlparse
 from cosavatar_pipeline.errors import SettingError
 
 DEFAULT_HOME = ".cosavatar"
-
-
 HOME_ENV = "COSAVATAR_HOME"
 MLFLOW_ARTIFACTS_ENV = "COSAVATAR_MLFLOW_ARTIFACTS"
 
 
-def path_from_uri(value: str, what: str = HOME_ENV) -> Path:
+def path_from_uri(value: str) -> Path:
     """A local path or a ``file://`` URI as a path; any other scheme is refused with what to do instead."""
     parsed = urlparse(value)
     if parsed.scheme == "file":
         if parsed.netloc not in ("", "localhost"):
-            raise SettingError(f"{what}={value!r}: a file URI names a path on this machine (file:///shared/cosavatar)")
+            raise SettingError(f"{HOME_ENV}={value!r}: a file URI names a path on this machine (file:///shared/cosavatar)")
         return Path(unquote(parsed.path))
     if parsed.scheme and len(parsed.scheme) > 1:  # one letter is a Windows drive, not a scheme
         raise SettingError(
-            f"{what}={value!r}: the store must be a shared filesystem path (NFS, or an object store mounted with a "
+            f"{HOME_ENV}={value!r}: the store must be a shared filesystem path (NFS, or an object store mounted with a "
             f"FUSE driver); {parsed.scheme}:// is not a filesystem. MLflow artifacts may use it: set "
             f"{MLFLOW_ARTIFACTS_ENV}."
         )

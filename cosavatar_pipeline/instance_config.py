@@ -61,15 +61,15 @@ def write_instance_config(dagster_home: Path, environ: Mapping[str, str] | None 
     """Write ``<dagster_home>/dagster.yaml`` unless it is the user's own; returns its path."""
     environ = os.environ if environ is None else environ
     config = Path(dagster_home) / "dagster.yaml"
-    if config.exists() and not config.read_text().startswith(MARKER):
-        own = yaml.safe_load(config.read_text()) or {}
+    existing = config.read_text() if config.exists() else None
+    if existing is not None and not existing.startswith(MARKER):
+        own = yaml.safe_load(existing) or {}
         if environ.get(POSTGRES_URL_ENV) and "postgres" not in str(own.get("storage") or own.get("run_storage") or ""):
             raise SettingError(
                 f"{POSTGRES_URL_ENV} is set, but {config} (not written by cosavatar) keeps the instance in sqlite: "
                 f"delete it to have cosavatar write one, or give it a postgres storage section"
             )
         return config
-    config.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(config, "w") as handle:
         handle.write(MARKER + "\n" + yaml.safe_dump(instance_settings(environ), sort_keys=False))
     return config

@@ -22,7 +22,6 @@ from cosavatar_pipeline.instance_config import write_instance_config
 from cosavatar_pipeline.registry import EditSpec, Registry, VideoRegistration, sha256_of_file
 from cosavatar_pipeline.video.frames import check_video
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 VIDEO_JOB = "reconstruct_video"
 EDIT_JOB = "apply_edit"
 LAUNCHER_TAG, PID_TAG, HOST_TAG = "cosavatar/launcher", "cosavatar/pid", "cosavatar/host"
@@ -38,11 +37,15 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def dagster_home_for(home: HomeLayout) -> Path:
+    """``DAGSTER_HOME``, else ``<COSAVATAR_HOME>/dagster``."""
+    return Path(os.environ.get("DAGSTER_HOME") or home.dagster_home)
+
+
 def instance_for(home: HomeLayout) -> dg.DagsterInstance:
-    """The persistent instance; ``DAGSTER_HOME`` defaults to ``<COSAVATAR_HOME>/dagster``, its dagster.yaml written
-    from the repository's and the environment (sqlite, or PostgreSQL with ``DAGSTER_POSTGRES_URL``)."""
-    dagster_home = Path(os.environ.get("DAGSTER_HOME") or home.dagster_home)
-    dagster_home.mkdir(parents=True, exist_ok=True)
+    """The persistent instance in ``dagster_home_for(home)``, its dagster.yaml written from the repository's and the
+    environment (sqlite, or PostgreSQL with ``DAGSTER_POSTGRES_URL``)."""
+    dagster_home = dagster_home_for(home)
     write_instance_config(dagster_home)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     return dg.DagsterInstance.get()

@@ -65,7 +65,7 @@ class Cluster:
     mlflow_artifacts: Path
     dev: DagsterDev
     workers: dict[str, Worker]
-    killed: dict = field(default_factory=dict)
+    killed_run_id: str = ""
     backfill_status: dict[str, str] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
 
@@ -133,7 +133,7 @@ def _kill_avatar_after_first_checkpoint(cluster: Cluster, timeout_s: float = 600
     run_id, pid = found
     assert pid in cluster.workers["gpu"].process_ids(), f"avatar step pid {pid} is not a gpu worker process"
     os.kill(pid, signal.SIGKILL)
-    cluster.killed = {"run_id": run_id, "pid": pid, "checkpoint_written": checkpoint.stat().st_mtime}
+    cluster.killed_run_id = run_id
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +235,7 @@ def test_gpu_steps_ran_only_on_the_gpu_worker(cluster):
 
 def test_killed_step_is_retried_from_its_checkpoint_and_nothing_is_lost(cluster):
     assert cluster.backfill_status["videos"] in {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED"}
-    killed_run_id = cluster.killed["run_id"]
+    killed_run_id = cluster.killed_run_id
     with cluster.instance() as instance:
         assert instance.get_run_by_id(killed_run_id).status == dg.DagsterRunStatus.FAILURE
         retries = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/parent_run_id": killed_run_id}))

@@ -52,8 +52,8 @@ def load_avatar_dataset(
         label_maps=load_labels(face_parsing) if training_labels is None else training_labels,
         plate=np.load(background_plate.path(PLATE_FILE)),
         face_model=load_face_model(face_coefficients),
-        expression_dims=config.expression_dims,
-        holdout_every=config.holdout_every,
+        config=config,
+        fps=frames.info["fps"],
     )
 
 

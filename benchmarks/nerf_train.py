@@ -25,21 +25,16 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cosavatar_pipeline.face.fitting import fit_face_model  # noqa: E402
-from cosavatar_pipeline.face.landmarks import track_landmarks  # noqa: E402
+from benchmarks.clips import SHARED_VIDEOS, prepare_clip  # noqa: E402
 from cosavatar_pipeline.nerf.allocator import tune_glibc_malloc  # noqa: E402
 from cosavatar_pipeline.nerf.config import nerf_config  # noqa: E402
 from cosavatar_pipeline.nerf.dataset import AvatarDataset  # noqa: E402
 from cosavatar_pipeline.nerf.evaluation import evaluate_holdout  # noqa: E402
 from cosavatar_pipeline.nerf.fields import DENSITY_BIAS  # noqa: E402
 from cosavatar_pipeline.nerf.trainer import build_model, build_optimizer, train_avatar, train_step  # noqa: E402
-from cosavatar_pipeline.parsing.background import estimate_background  # noqa: E402
-from cosavatar_pipeline.parsing.mediapipe_parser import MediapipeParser  # noqa: E402
-from cosavatar_pipeline.presets import get_preset  # noqa: E402
 from cosavatar_pipeline.preview import save_png  # noqa: E402
-from cosavatar_pipeline.video.frames import extract_frames, load_frames  # noqa: E402
 
-DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "videos" / "talking_woman_bluebg.mp4"
+DEFAULT_VIDEO = SHARED_VIDEOS / "talking_woman_bluebg.mp4"
 
 
 class PositionalEncodingField(nn.Module):
@@ -63,15 +58,8 @@ class PositionalEncodingField(nn.Module):
 
 
 def prepare(video: Path, workdir: Path) -> AvatarDataset:
-    started = time.perf_counter()
-    extract_frames(video, workdir, get_preset("preview"))
-    frames = np.asarray(load_frames(workdir, mmap=False))
-    track = track_landmarks(frames)
-    face_model = fit_face_model(track, frames.shape[1]).model
-    labels = np.stack(list(MediapipeParser().parse(frames, track.points)))
-    plate = estimate_background(frames, labels).plate
-    print(f"prepared {len(frames)} frames at {frames.shape[1]} px in {time.perf_counter() - started:.0f} s")
-    return AvatarDataset(frames, labels, plate, face_model, expression_dims=32)
+    clip = prepare_clip(video, workdir)
+    return AvatarDataset(clip.frames, clip.labels, clip.plate, clip.face_model, nerf_config("preview"), clip.fps)
 
 
 def throughput(model, optimizer, dataset, config, steps: int, skip_empty: bool) -> tuple[float, float]:

@@ -24,7 +24,14 @@ class NerfConfig:
     torso_encoding: EncodingConfig = field(default_factory=lambda: EncodingConfig(channels=8, resolution=64))
     hidden_width: int = 64
     appearance_dims: int = 8
+    # landmark_warp: head-space points are moved to the neutral face by the landmarks, plus a residual of whitened
+    # codes gated to the mouth and eyes (nerf/deformation.py). code: the codes, raw, into the MLP (before Dec 2026).
+    expression_control: str = "landmark_warp"
     expression_dims: int = 32  # uses at most this many of the face model's codes
+    expression_variance: float = 0.95  # landmark_warp: the fewest components explaining this share of the clip's
+    appearance_weight: float = 0.01  # landmark_warp: L2 penalty on the per-frame (colour-only) appearance latents
+    mouth_ray_fraction: float = 0.15  # of each batch, from a box around lips and jaw (open mouths drawn more often)
+    mouth_loss_weight: float = 2.0  # photometric weight of those rays
     head_samples: int = 32
     torso_samples: int = 16
     rays_per_step: int = 2048
@@ -38,7 +45,8 @@ class NerfConfig:
     occupancy_warmup_steps: int = 200
     occupancy_update_every: int = 16
     occupancy_threshold: float = 0.01  # density (per cm) under which a cell is skipped
-    holdout_every: int = 10  # every 10th frame is held out for evaluation
+    holdout_every: int = 10  # every 10th frame is held out for evaluation (interpolation) ...
+    holdout_segment_seconds: float = 1.2  # ... and one contiguous segment covering most mouth openings (new expressions)
     checkpoint_every: int = 250
     log_every: int = 25
     seed: int = 0
@@ -50,6 +58,8 @@ class NerfConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "NerfConfig":
         values = dict(values)
+        # avatars saved before expression control existed were trained with the codes as plain MLP inputs
+        values.setdefault("expression_control", "code")
         values["head_encoding"] = EncodingConfig(**values["head_encoding"])
         values["torso_encoding"] = EncodingConfig(**values["torso_encoding"])
         return cls(**values)
@@ -87,3 +97,9 @@ NERF_PRESETS: dict[str, NerfConfig] = {
 
 def nerf_config(preset: str, **overrides) -> NerfConfig:
     return replace(NERF_PRESETS[preset], **overrides)
+
+
+def code_conditioning(config: NerfConfig) -> NerfConfig:
+    """The conditioning used before landmark warping (raw codes into the MLP, no mouth rays, interleaved hold-out
+    only in training), kept as the benchmark's baseline and to load avatars saved then."""
+    return replace(config, expression_control="code", mouth_ray_fraction=0.0)

@@ -8,8 +8,12 @@ import cv2
 import numpy as np
 import torch
 
+from cosavatar_pipeline.face import landmarks as lm
 from cosavatar_pipeline.face.geometry import matrix_to_axis_angle, mean_rotation
 from cosavatar_pipeline.face.model import FaceModel
+from cosavatar_pipeline.nerf import deformation
+from cosavatar_pipeline.nerf.config import NerfConfig
+from cosavatar_pipeline.nerf.holdout import contiguous_segment, interleaved
 from cosavatar_pipeline.parsing import labels as L
 from cosavatar_pipeline.parsing.labels import region_mask
 
@@ -20,7 +24,8 @@ class RayBatch:
     pixels: torch.Tensor  # (R, 2) column, row
     rotation: torch.Tensor  # (R, 3, 3) head pose, world from canonical
     translation: torch.Tensor  # (R, 3) mm
-    expression: torch.Tensor  # (R, K)
+    expression: torch.Tensor  # (R, K) raw codes (the model whitens them)
+    warp_index: torch.Tensor  # (R,) long: the ray's frame in the WarpFields it is rendered with
     pose_condition: torch.Tensor  # (R, 6)
     background: torch.Tensor  # (R, 3) in [0, 1]
 
@@ -34,6 +39,7 @@ class Targets:
     person: torch.Tensor  # (R,) bool
     head: torch.Tensor  # (R,) bool
     head_valid: torch.Tensor  # (R,) bool: outside the ignore band
+    weight: torch.Tensor  # (R,) photometric weight (mouth-box rays weigh more)
 
     def to(self, device) -> "Targets":
         return Targets(**{k: v.to(device) for k, v in self.__dict__.items()})
@@ -69,6 +75,32 @@ def torso_box_in_camera(model: FaceModel, image_size: int) -> np.ndarray:
     )
 
 
+def supported_components(codes: np.ndarray, variance: float, limit: int) -> int:
+    """The fewest leading components (at least 4, at most ``limit``) explaining ``variance`` of the codes' spread:
+    the rest is landmark jitter, which would let the code act as a frame id."""
+    energy = codes.astype(np.float64).var(axis=0)[:limit]
+    share = np.cumsum(energy) / max(energy.sum(), 1e-12)
+    return int(min(limit, max(4, np.searchsorted(share, variance) + 1)))
+
+
+def mouth_open_ratio(points_2d: np.ndarray) -> np.ndarray:
+    """(..., 478, >=2) -> (...) inner-lip gap over the outer-eye-corner distance."""
+    gap = np.linalg.norm(points_2d[..., lm.UPPER_INNER_LIP_CENTRE, :2] - points_2d[..., lm.LOWER_INNER_LIP_CENTRE, :2], axis=-1)
+    return gap / lm.inter_ocular_px(points_2d)
+
+
+def mouth_boxes(points_2d: np.ndarray, image_size: int) -> np.ndarray:
+    """(N, 478, 2) pixels -> (N, 4) int boxes (x0, y0, x1, y1), exclusive ends, around lips and jaw with a margin
+    of a fifth of the inter-ocular distance."""
+    ids = np.union1d(deformation.region_points("lips"), [lm.CHIN])
+    margin = 0.2 * lm.inter_ocular_px(points_2d)[:, None]
+    low = np.floor(points_2d[:, ids].min(axis=1) - margin)
+    high = np.ceil(points_2d[:, ids].max(axis=1) + margin)
+    boxes = np.concatenate([low, high], axis=1).clip(0, image_size).astype(np.int64)
+    boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 1)
+    return boxes
+
+
 class AvatarDataset:
     def __init__(
         self,
@@ -76,9 +108,10 @@ class AvatarDataset:
         label_maps: np.ndarray,
         plate: np.ndarray,
         face_model: FaceModel,
-        expression_dims: int,
-        holdout_every: int = 10,
+        config: NerfConfig,
+        fps: float | None = None,
     ):
+        """fps: the frames' rate, for the contiguous hold-out segment (none without it)."""
         self.frames = np.asarray(frames)
         self.count, self.size = self.frames.shape[:2]
         self.camera = face_model.camera.rescaled(self.size)
@@ -96,20 +129,39 @@ class AvatarDataset:
         self.plate = plate.astype(np.float32) / 255.0
         self.rotations = face_model.head_rotation_world_from_canonical.astype(np.float32)
         self.translations = face_model.head_translation_world_from_canonical.astype(np.float32)
-        self.expressions = face_model.expression_codes[:, :expression_dims].astype(np.float32)
         self.pose_conditions = pose_conditions(face_model.head_rotation_world_from_canonical, face_model.head_translation_world_from_canonical)
-        frame_ids = np.arange(self.count)
-        self.holdout = frame_ids[frame_ids % holdout_every == holdout_every // 2] if holdout_every else frame_ids[:0]
-        self.train = np.setdiff1d(frame_ids, self.holdout)
-        train_person = self.person[self.train]
-        self._person_pixels = np.flatnonzero(train_person)  # flat indices into (len(train), S, S)
+        self.landmarks_2d = self._reprojected(face_model)
+        self.mouth_open = mouth_open_ratio(self.landmarks_2d)
+        segment_length = int(round(config.holdout_segment_seconds * fps)) if fps else 0
+        self.holdout_segment = contiguous_segment(self.mouth_open, segment_length)
+        self.holdout_interleaved = np.setdiff1d(interleaved(self.count, config.holdout_every), self.holdout_segment)
+        self.holdout = np.union1d(self.holdout_interleaved, self.holdout_segment)
+        self.train = np.setdiff1d(np.arange(self.count), self.holdout)
+        codes = face_model.expression_codes[:, : config.expression_dims]
+        if config.expression_control == "landmark_warp":
+            codes = codes[:, : supported_components(codes[self.train], config.expression_variance, config.expression_dims)]
+        self.expressions = codes.astype(np.float32)
+        self.warp_landmarks = deformation.warp_landmarks(face_model.identity)
+        self.warp_offsets = deformation.warp_offsets(face_model.displacements, self.warp_landmarks)
+        self._warp_fields: dict[str, deformation.WarpFields] = {}
+        self._person_pixels = np.flatnonzero(self.person[self.train])  # flat indices into (len(train), S, S)
+        self.mouth_boxes = mouth_boxes(self.landmarks_2d, self.size)
+        # open mouths are rare in a talking clip: draw mouth-box frames with odds rising with the opening (1x-5x)
+        opening = self.mouth_open[self.train] - self.mouth_open[self.train].min()
+        odds = 1.0 + 4.0 * opening / max(float(opening.max()), 1e-9)
+        self._mouth_frame_odds = odds / odds.sum()
+        self.config = config
         self.head_box = head_box_from_identity(face_model.identity)
         self.torso_box = torso_box_in_camera(face_model, self.size)
 
     def _chin_rows(self, face_model: FaceModel) -> np.ndarray:
+        return self._reprojected(face_model)[:, lm.CHIN, 1]
+
+    def _reprojected(self, face_model: FaceModel) -> np.ndarray:
+        """(N, 478, 2) the fitted landmarks in pixels of these frames."""
         from cosavatar_pipeline.face.fitting import reproject
 
-        return reproject(face_model)[:, 152, 1] * (self.size / face_model.camera.image_size)
+        return reproject(face_model) * (self.size / face_model.camera.image_size)
 
     def rays_for(self, frame_ids: np.ndarray, pixels: np.ndarray, zero_appearance: bool = False) -> RayBatch:
         return RayBatch(
@@ -118,17 +170,39 @@ class AvatarDataset:
             rotation=torch.from_numpy(self.rotations[frame_ids]),
             translation=torch.from_numpy(self.translations[frame_ids]),
             expression=torch.from_numpy(self.expressions[frame_ids]),
+            warp_index=torch.from_numpy(frame_ids.astype(np.int64)),
             pose_condition=torch.from_numpy(self.pose_conditions[frame_ids]),
             background=torch.from_numpy(self.plate[pixels[:, 1], pixels[:, 0]]),
         )
 
-    def sample(self, rng: np.random.Generator, count: int, person_fraction: float) -> tuple[RayBatch, Targets]:
+    def warp_fields_on(self, device) -> deformation.WarpFields:
+        """The warp fields of every frame (built on first use), on ``device``; ``RayBatch.warp_index`` = frame id."""
+        key = str(device)
+        if key not in self._warp_fields:
+            neutral = self.face_model.identity[self.warp_landmarks]
+            self._warp_fields[key] = deformation.WarpFields.build(neutral, self.warp_offsets).to(device)
+        return self._warp_fields[key]
+
+    def _mouth_box_pixels(self, rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``count`` (frame id, row, col) uniformly inside training frames' mouth boxes, open mouths drawn more."""
+        frame_ids = self.train[rng.choice(len(self.train), count, p=self._mouth_frame_odds)]
+        x0, y0, x1, y1 = self.mouth_boxes[frame_ids].T
+        cols = x0 + (rng.random(count) * (x1 - x0)).astype(np.int64)
+        rows = y0 + (rng.random(count) * (y1 - y0)).astype(np.int64)
+        return frame_ids, rows, cols
+
+    def sample(self, rng: np.random.Generator, count: int, person_fraction: float, mouth_fraction: float = 0.0) -> tuple[RayBatch, Targets]:
+        mouth_count = int(count * mouth_fraction)
         person_count = int(count * person_fraction)
         picks = self._person_pixels[rng.integers(0, len(self._person_pixels), person_count)]
-        uniform = rng.integers(0, len(self.train) * self.size * self.size, count - person_count)
+        uniform = rng.integers(0, len(self.train) * self.size * self.size, count - person_count - mouth_count)
         flat = np.concatenate([picks, uniform])
         train_index, rows, cols = np.unravel_index(flat, (len(self.train), self.size, self.size))
-        frame_ids = self.train[train_index]
+        mouth_frames, mouth_rows, mouth_cols = self._mouth_box_pixels(rng, mouth_count)
+        frame_ids = np.concatenate([self.train[train_index], mouth_frames])
+        rows, cols = np.concatenate([rows, mouth_rows]), np.concatenate([cols, mouth_cols])
+        weight = np.ones(len(frame_ids), np.float32)
+        weight[len(flat) :] = self.config.mouth_loss_weight
         pixels = np.stack([cols, rows], axis=1)
         rays = self.rays_for(frame_ids, pixels)
         targets = Targets(
@@ -136,6 +210,7 @@ class AvatarDataset:
             person=torch.from_numpy(self.person[frame_ids, rows, cols]),
             head=torch.from_numpy(self.head[frame_ids, rows, cols]),
             head_valid=torch.from_numpy(self.head_valid[frame_ids, rows, cols]),
+            weight=torch.from_numpy(weight),
         )
         return rays, targets
 

@@ -35,10 +35,30 @@ class ConditionedField(nn.Module):
 
 
 class HeadField(ConditionedField):
-    """Canonical head space; conditioned on the expression code and a per-frame appearance latent."""
+    """Canonical head space; conditioned on the expression code and a per-frame appearance latent (``code``
+    expression control: both are plain MLP inputs)."""
 
     def __init__(self, encoding: EncodingConfig, expression_dims: int, appearance_dims: int, width: int):
         super().__init__(encoding, expression_dims + appearance_dims, width)
+
+
+class WarpedHeadField(ConditionedField):
+    """Neutral canonical head space (points already warped there by the landmarks); conditioned on the gated,
+    whitened expression code. The per-frame appearance latent only shifts colour: a linear map of the latent is
+    added to the colour logits, so it cannot carve geometry or stand in for an expression."""
+
+    def __init__(self, encoding: EncodingConfig, expression_dims: int, appearance_dims: int, width: int):
+        super().__init__(encoding, expression_dims, width)
+        self.colour_shift = nn.Linear(appearance_dims, 3)
+        nn.init.zeros_(self.colour_shift.weight)
+        nn.init.zeros_(self.colour_shift.bias)
+
+    def forward(self, points: torch.Tensor, condition: torch.Tensor, appearance: torch.Tensor | None = None):
+        features = torch.cat([self.encoding(points), condition], dim=-1)
+        raw = self.mlp(features)
+        density = nn.functional.softplus(raw[:, 0] - DENSITY_BIAS)
+        logits = raw[:, 1:] if appearance is None else raw[:, 1:] + self.colour_shift(appearance)
+        return density, torch.sigmoid(logits)
 
 
 class TorsoField(ConditionedField):

@@ -5,8 +5,12 @@ from __future__ import annotations
 import torch
 
 
-def photometric(rgb: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return (rgb - target).pow(2).mean()
+def photometric(rgb: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared error; ``weight`` (R,) weighs rays (normalised, so the loss keeps its scale)."""
+    squared = (rgb - target).pow(2).mean(dim=-1)
+    if weight is None:
+        return squared.mean()
+    return (squared * weight).sum() / weight.sum()
 
 
 def opacity_vs_mask(opacity: torch.Tensor, person: torch.Tensor) -> torch.Tensor:

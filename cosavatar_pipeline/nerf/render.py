@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from cosavatar_pipeline.nerf import deformation
 from cosavatar_pipeline.nerf.dataset import AvatarDataset, RayBatch, pose_conditions
 from cosavatar_pipeline.nerf.model import AvatarModel
 
@@ -20,11 +21,15 @@ def render_frames(
     expressions: np.ndarray,
     rotations: np.ndarray,
     translations: np.ndarray,
+    warp_offsets: np.ndarray,
     appearance: np.ndarray | None = None,
     pose_reference: tuple[np.ndarray, np.ndarray] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """Returns rgb (N, S, S, 3) uint8, opacity (N, S, S), depth (N, S, S) mm, head_share (N, S, S).
+
+    expressions (N, K) raw codes; warp_offsets (N, L, 3) mm, the warp landmarks' displacements from the neutral
+    face (``AvatarDataset.warp_offsets`` for the video's own frames, ``retarget`` for another person's);
 
     appearance: (N, A) latents, default zero (new motion). pose_reference: the rotations and translations the
     torso's pose conditioning is relative to (default: the dataset's own, so a retargeted pose is read on the
@@ -39,6 +44,9 @@ def render_frames(
     background = torch.from_numpy(dataset.plate[pixels[:, 1], pixels[:, 0]])
     latents = np.zeros((count, model.config.appearance_dims), np.float32) if appearance is None else appearance
     outputs = {"rgb": [], "opacity": [], "depth": [], "head_share": []}
+    warp = None
+    if model.warped:
+        warp = deformation.WarpFields.build(dataset.face_model.identity[dataset.warp_landmarks], warp_offsets).to(device)
     for index in range(count):
         frame_out = {k: [] for k in outputs}
         for start in range(0, len(pixels), CHUNK):
@@ -50,11 +58,12 @@ def render_frames(
                 rotation=torch.from_numpy(np.repeat(rotations[index : index + 1].astype(np.float32), n, axis=0)),
                 translation=torch.from_numpy(np.repeat(translations[index : index + 1].astype(np.float32), n, axis=0)),
                 expression=torch.from_numpy(np.repeat(expressions[index : index + 1].astype(np.float32), n, axis=0)),
+                warp_index=torch.full((n,), index, dtype=torch.long),
                 pose_condition=torch.from_numpy(np.repeat(conditions[index : index + 1], n, axis=0)),
                 background=background[start : start + CHUNK],
             ).to(device)
             latent = torch.from_numpy(np.repeat(latents[index : index + 1].astype(np.float32), n, axis=0)).to(device)
-            result = model.render_rays(rays, appearance=latent, jitter=False, skip_empty=True, camera=dataset.camera)
+            result = model.render_rays(rays, camera=dataset.camera, warp=warp, appearance=latent, jitter=False, skip_empty=True)
             for key in frame_out:
                 frame_out[key].append(result[key].cpu())
         for key in outputs:
@@ -82,6 +91,6 @@ def render_dataset_frames(
     """Re-render the dataset's own frames; held-out frames use a zero appearance latent."""
     appearance = model.appearance[torch.from_numpy(frame_ids)].detach().cpu().numpy() if own_appearance else None
     return render_frames(
-        model, dataset, dataset.expressions[frame_ids], dataset.rotations[frame_ids], dataset.translations[frame_ids], appearance,
-        progress=progress,
+        model, dataset, dataset.expressions[frame_ids], dataset.rotations[frame_ids], dataset.translations[frame_ids],
+        dataset.warp_offsets[frame_ids], appearance, progress=progress,
     )

@@ -31,14 +31,25 @@ class OccupancyGrid(nn.Module):
         self.threshold = threshold
         self.decay = decay
         self.register_buffer("density", torch.full((resolution,) * 3, -1.0))  # < 0: never probed, so occupied
+        self.register_buffer("keep", torch.zeros((resolution,) * 3, dtype=torch.bool), persistent=False)
+
+    def keep_near(self, points: torch.Tensor, box: torch.Tensor, radius: float) -> None:
+        """Never skip cells whose centre lies within ``radius`` of any of ``points`` (the box's space, (P, 3))."""
+        g = self.resolution
+        centres = (torch.arange(g, dtype=torch.float32) + 0.5) / g * 2 - 1
+        grid = torch.stack(torch.meshgrid(centres, centres, centres, indexing="ij"), dim=-1).reshape(-1, 3)
+        world = (grid + 1) / 2 * (box[1] - box[0]) + box[0]
+        near = torch.cdist(world, points.to(world)).amin(dim=1) < radius
+        self.keep = near.view(g, g, g).to(self.density.device)
 
     def _cells(self, normalised: torch.Tensor) -> torch.Tensor:
         index = ((normalised.clamp(-1, 1 - 1e-6) + 1) / 2 * self.resolution).long()
         return (index[:, 0] * self.resolution + index[:, 1]) * self.resolution + index[:, 2]
 
     def occupied(self, normalised: torch.Tensor) -> torch.Tensor:
-        value = self.density.view(-1)[self._cells(normalised)]
-        return (value > self.threshold) | (value < 0)
+        cells = self._cells(normalised)
+        value = self.density.view(-1)[cells]
+        return (value > self.threshold) | (value < 0) | self.keep.view(-1)[cells]
 
     def probe_points(self) -> torch.Tensor:
         """One random point in every cell, normalised coordinates, (G^3, 3) in cell order."""
@@ -53,4 +64,4 @@ class OccupancyGrid(nn.Module):
 
     @property
     def occupied_fraction(self) -> float:
-        return float(((self.density > self.threshold) | (self.density < 0)).float().mean())
+        return float(((self.density > self.threshold) | (self.density < 0) | self.keep).float().mean())

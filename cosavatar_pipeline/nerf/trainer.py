@@ -16,7 +16,7 @@ from cosavatar_pipeline.nerf.allocator import tune_glibc_malloc
 from cosavatar_pipeline.nerf.checkpoint import META_FILE, TENSORS_FILE, has_checkpoint, load_checkpoint, restore, save_checkpoint
 from cosavatar_pipeline.nerf.config import NerfConfig
 from cosavatar_pipeline.nerf.dataset import AvatarDataset
-from cosavatar_pipeline.nerf.model import AvatarModel
+from cosavatar_pipeline.nerf.model import AvatarModel, FaceSetup
 
 MetricsCallback = Callable[[int, dict[str, float]], None]
 
@@ -33,7 +33,9 @@ class TrainingRun:
 
 
 def build_model(config: NerfConfig, dataset: AvatarDataset) -> AvatarModel:
-    return AvatarModel(config, dataset.count, dataset.expressions.shape[1], dataset.head_box, dataset.torso_box)
+    codes = dataset.expressions[dataset.train]
+    face = FaceSetup(dataset.face_model.identity, dataset.warp_landmarks, codes.mean(axis=0), codes.std(axis=0))
+    return AvatarModel(config, dataset.count, dataset.expressions.shape[1], dataset.head_box, dataset.torso_box, face)
 
 
 def build_optimizer(model: AvatarModel, config: NerfConfig) -> torch.optim.Optimizer:
@@ -65,7 +67,10 @@ def compatible_checkpoint(folder: Path, config: NerfConfig) -> bool:
         return False
     _, meta = load_checkpoint(folder)
     saved = NerfConfig.from_dict(meta["config"])
-    architecture = ("head_encoding", "torso_encoding", "hidden_width", "appearance_dims", "expression_dims", "occupancy_resolution")
+    architecture = (
+        "head_encoding", "torso_encoding", "hidden_width", "appearance_dims", "expression_control", "expression_dims",
+        "expression_variance", "occupancy_resolution",
+    )
     return all(getattr(saved, name) == getattr(config, name) for name in architecture)
 
 
@@ -79,13 +84,18 @@ def discard_incompatible_checkpoint(folder: Path, config: NerfConfig) -> bool:
 
 
 def train_step(model, optimizer, dataset, config, rng, device, step: int) -> dict[str, float]:
-    rays, targets = dataset.sample(rng, config.rays_per_step, config.person_ray_fraction)
+    rays, targets = dataset.sample(rng, config.rays_per_step, config.person_ray_fraction, config.mouth_ray_fraction)
     rays, targets = rays.to(device), targets.to(device)
-    output = model.render_rays(rays, jitter=True, skip_empty=step >= config.occupancy_warmup_steps, camera=dataset.camera)
-    photometric = losses.photometric(output["rgb"], targets.rgb)
+    warp = dataset.warp_fields_on(device) if model.warped else None
+    output = model.render_rays(
+        rays, camera=dataset.camera, warp=warp, jitter=True, skip_empty=step >= config.occupancy_warmup_steps
+    )
+    photometric = losses.photometric(output["rgb"], targets.rgb, targets.weight)
     opacity = losses.opacity_vs_mask(output["opacity"], targets.person)
     split = losses.head_split(output["head_opacity"], targets.head, targets.head_valid)
     loss = photometric + config.opacity_weight * opacity + config.head_split_weight * split
+    if model.warped:
+        loss = loss + config.appearance_weight * model.appearance[rays.frame].pow(2).mean()
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()

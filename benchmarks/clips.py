@@ -1,0 +1,50 @@
+"""A real clip run through the stages before the avatar (frames, landmarks, face model, parsing, background
+plate) with the library directly, for benchmarks; cached in a work folder so reruns skip it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cosavatar_pipeline.face.fitting import fit_face_model
+from cosavatar_pipeline.face.landmarks import track_landmarks
+from cosavatar_pipeline.face.model import FaceModel
+from cosavatar_pipeline.parsing.background import estimate_background
+from cosavatar_pipeline.parsing.mediapipe_parser import MediapipeParser
+from cosavatar_pipeline.presets import get_preset
+from cosavatar_pipeline.video.frames import extract_frames, load_frames
+
+SHARED_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "videos"
+
+
+@dataclass
+class PreparedClip:
+    frames: np.ndarray  # (N, S, S, 3) uint8
+    labels: np.ndarray  # (N, S, S) uint8
+    plate: np.ndarray  # (S, S, 3) uint8
+    face_model: FaceModel
+    fps: float
+
+
+def prepare_clip(video: Path, workdir: Path, preset: str = "preview") -> PreparedClip:
+    folder = Path(workdir) / f"{Path(video).stem}_{preset}"
+    cached = folder / "prepared.npz"
+    fps = get_preset(preset).fps
+    if cached.exists():
+        with np.load(cached) as arrays:
+            return PreparedClip(arrays["frames"], arrays["labels"], arrays["plate"], FaceModel.load(folder), fps)
+    started = time.perf_counter()
+    folder.mkdir(parents=True, exist_ok=True)
+    extract_frames(video, folder, get_preset(preset))
+    frames = np.asarray(load_frames(folder, mmap=False))
+    track = track_landmarks(frames)
+    face_model = fit_face_model(track, frames.shape[1]).model
+    labels = np.stack(list(MediapipeParser().parse(frames, track.points)))
+    plate = estimate_background(frames, labels).plate
+    face_model.save(folder)
+    np.savez(cached, frames=frames, labels=labels, plate=plate)
+    print(f"prepared {Path(video).name}: {len(frames)} frames at {frames.shape[1]} px in {time.perf_counter() - started:.0f} s")
+    return PreparedClip(frames, labels, plate, face_model, fps)

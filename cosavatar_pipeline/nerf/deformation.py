@@ -1,0 +1,150 @@
+"""Expression as geometry: a frame's head-space points moved back to the neutral face, driven by the landmarks.
+
+The face model gives, per frame, where each landmark sits relative to the neutral (identity) shape. A sample point
+``x`` of the frame's canonical head space is mapped to the neutral face by subtracting a smooth interpolation of
+the landmark displacements around it (Gaussian radial weights of the frame's *moved* landmarks, normalised, with a
+far-field term so that points away from every landmark do not move):
+
+    d(x) = sum_i w_i(x) D_i / (sum_i w_i(x) + w_far),   w_i(x) = exp(-|x - (S_i + D_i)|^2 / (2 sigma^2))
+    x_neutral = x - d(x)
+
+So a mouth opens because the lower-lip and jaw landmarks moved down, also beyond anything the training clip showed.
+Only x/y displacements are used (mediapipe's per-frame depth is mostly its own prior), and the upper face contour
+is left out: it slides over the silhouette as the head turns instead of following the skin.
+
+The code-conditioned residual of the head field (teeth, tongue, wrinkles: what landmarks do not describe) is gated
+by ``residual_gate``: 1 near the mouth and eyes of the neutral face, falling to 0 away from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from cosavatar_pipeline.face import landmarks as lm
+
+WARP_SIGMA_MM = 6.0  # radial falloff of one landmark's pull
+FAR_FIELD_MM = 9.0  # a point this far from a single landmark moves half as much as the landmark
+GATE_SIGMA_MM = 12.0  # the residual's reach around the mouth and eyes
+KEEP_RADIUS_MM = 22.0  # occupancy cells this close to the lips and jaw are never skipped
+GRID_SPACING_MM = 3.0  # the warp field's sampling: half the falloff, so trilinear lookups keep its shape
+
+
+def _connection_points(*connection_sets) -> set[int]:
+    return {i for connections in connection_sets for pair in connections for i in pair}
+
+
+@lru_cache(maxsize=1)
+def _regions() -> dict[str, tuple[int, ...]]:
+    from mediapipe.python.solutions import face_mesh_connections as fmc
+
+    return {
+        "lips": tuple(sorted(_connection_points(fmc.FACEMESH_LIPS))),
+        "eyes": tuple(sorted(_connection_points(fmc.FACEMESH_LEFT_EYE, fmc.FACEMESH_RIGHT_EYE))),
+        "brows": tuple(sorted(_connection_points(fmc.FACEMESH_LEFT_EYEBROW, fmc.FACEMESH_RIGHT_EYEBROW))),
+        "contour": tuple(sorted(_connection_points(fmc.FACEMESH_FACE_OVAL))),
+    }
+
+
+def region_points(name: str) -> np.ndarray:
+    """Landmark indices of a face part: ``lips``, ``eyes``, ``brows`` or ``contour``."""
+    return np.array(_regions()[name])
+
+
+def warp_landmarks(identity: np.ndarray) -> np.ndarray:
+    """Indices of the landmarks that drive the warp: every mesh point but the irises (they follow the gaze, not the
+    skin) and the face contour above the mouth corners (it slides over the silhouette)."""
+    contour = region_points("contour")
+    mouth_corner_y = identity[list(lm.MOUTH_CORNERS), 1].mean()
+    upper_contour = contour[identity[contour, 1] < mouth_corner_y]
+    return np.setdiff1d(np.arange(468), upper_contour)
+
+
+def warp_offsets(displacements: np.ndarray, landmark_ids: np.ndarray) -> np.ndarray:
+    """(N, 478, 3) canonical displacements -> (N, L, 3) the warp's offsets: x/y only, z set to zero."""
+    offsets = displacements[:, landmark_ids].astype(np.float32).copy()
+    offsets[..., 2] = 0.0
+    return offsets
+
+
+@dataclass
+class WarpFields:
+    """The displacement field d(x) of F frames, sampled every ``GRID_SPACING_MM`` on a box of canonical head space
+    that holds every moved landmark plus the falloff; zero outside it. Per training step the warp is then a
+    trilinear lookup instead of a sum over hundreds of landmarks for every sample (7x faster on 2 CPU cores)."""
+
+    box: torch.Tensor  # (2, 3) mm, (min, max)
+    values: torch.Tensor  # (F, X, Y, Z, 2) mm: x/y displacement at the grid's vertices
+
+    @classmethod
+    def build(cls, neutral_landmarks: np.ndarray, offsets: np.ndarray) -> "WarpFields":
+        """neutral_landmarks (L, 3) mm, offsets (F, L, 3) mm (z ignored) -> the frames' fields."""
+        moved = neutral_landmarks[None] + offsets
+        reach = 3 * WARP_SIGMA_MM
+        low, high = moved.reshape(-1, 3).min(axis=0) - reach, moved.reshape(-1, 3).max(axis=0) + reach
+        counts = np.ceil((high - low) / GRID_SPACING_MM).astype(int) + 1
+        high = low + (counts - 1) * GRID_SPACING_MM
+        axes = [torch.linspace(float(a), float(b), int(n)) for a, b, n in zip(low, high, counts)]
+        vertices = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, 3)
+        far_weight = float(np.exp(-0.5 * (FAR_FIELD_MM / WARP_SIGMA_MM) ** 2))
+        values = torch.empty(len(offsets), len(vertices), 2)
+        for index in range(len(offsets)):
+            weights = torch.exp(-0.5 * torch.cdist(vertices, torch.as_tensor(moved[index], dtype=torch.float32)).square() / WARP_SIGMA_MM**2)
+            pull = weights @ torch.as_tensor(offsets[index, :, :2], dtype=torch.float32)
+            values[index] = pull / (weights.sum(-1, keepdim=True) + far_weight)
+        box = torch.as_tensor(np.stack([low, high]), dtype=torch.float32)
+        return cls(box, values.view(len(offsets), *counts.tolist(), 2))
+
+    def to(self, device) -> "WarpFields":
+        return WarpFields(self.box.to(device), self.values.to(device))
+
+    def displacement(self, points: torch.Tensor, field_index: torch.Tensor) -> torch.Tensor:
+        """(P, 3) points in a frame's canonical head space, (P,) which frame's field -> (P, 3) displacement (z 0)."""
+        sizes = torch.tensor(self.values.shape[1:4], device=points.device)
+        position = (points - self.box[0]) / GRID_SPACING_MM
+        inside = ((position >= 0) & (position <= sizes - 1)).all(dim=-1)
+        position = position.clamp(min=torch.zeros_like(sizes), max=sizes - 1 - 1e-4)
+        base = position.floor().long()
+        fraction = position - base
+        flat = self.values.reshape(-1, 2)
+        result = torch.zeros(points.shape[0], 2, dtype=points.dtype, device=points.device)
+        for corner in range(8):
+            step = torch.tensor([(corner >> 2) & 1, (corner >> 1) & 1, corner & 1], device=points.device)
+            vertex = base + step
+            weight = torch.where(step.bool(), fraction, 1 - fraction).prod(dim=-1, keepdim=True)
+            cell = ((field_index * sizes[0] + vertex[:, 0]) * sizes[1] + vertex[:, 1]) * sizes[2] + vertex[:, 2]
+            result += weight * flat[cell]
+        result = result * inside[:, None]
+        return torch.cat([result, torch.zeros_like(result[:, :1])], dim=-1)
+
+
+def warp_to_neutral(points: torch.Tensor, fields: WarpFields, field_index: torch.Tensor) -> torch.Tensor:
+    """points (R, S, 3) of R rays in their frame's canonical head space (mm), field_index (R,) each ray's frame in
+    ``fields`` -> (R, S, 3) points on the neutral face. No gradient flows through the warp: it is data."""
+    with torch.no_grad():
+        flat_index = field_index[:, None].expand(-1, points.shape[1]).reshape(-1)
+        pull = fields.displacement(points.reshape(-1, 3), flat_index)
+        return points - pull.view_as(points)
+
+
+def residual_gate(neutral_points: torch.Tensor, gate_landmarks: torch.Tensor) -> torch.Tensor:
+    """(P, 3) neutral-face points, (G, 3) mouth and eye landmarks -> (P, 1) in [0, 1]: how much the expression
+    code may change this point."""
+    with torch.no_grad():
+        nearest = torch.cdist(neutral_points, gate_landmarks).amin(dim=-1, keepdim=True)
+        return torch.exp(-0.5 * (nearest / GATE_SIGMA_MM) ** 2)
+
+
+def gate_landmark_ids() -> np.ndarray:
+    """The face parts the residual may change: lips (teeth, tongue and the mouth interior lie behind them) and eyes."""
+    return np.union1d(region_points("lips"), region_points("eyes"))
+
+
+def keep_landmark_ids(identity: np.ndarray) -> np.ndarray:
+    """Lips and the face contour below the mouth corners: space an open mouth or dropped jaw occupies lies near them."""
+    contour = region_points("contour")
+    mouth_corner_y = identity[list(lm.MOUTH_CORNERS), 1].mean()
+    return np.union1d(region_points("lips"), contour[identity[contour, 1] >= mouth_corner_y])

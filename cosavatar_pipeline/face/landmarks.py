@@ -73,6 +73,22 @@ def inter_ocular_px(points: np.ndarray) -> np.ndarray:
     return np.linalg.norm(points[..., OUTER_EYE_CORNERS[0], :2] - points[..., OUTER_EYE_CORNERS[1], :2], axis=-1)
 
 
+def mouth_open_ratio(points: np.ndarray) -> np.ndarray:
+    """(..., 478, >=2) -> (...) inner-lip gap over the outer-eye-corner distance (2D: identity- and scale-robust)."""
+    gap = np.linalg.norm(points[..., UPPER_INNER_LIP_CENTRE, :2] - points[..., LOWER_INNER_LIP_CENTRE, :2], axis=-1)
+    return gap / inter_ocular_px(points)
+
+
+def eye_openness(points: np.ndarray) -> np.ndarray:
+    """(..., 478, >=2) -> (...) lid gap over eye width, mean of both eyes."""
+    ratios = []
+    for upper, lower, corners in ((159, 145, (33, 133)), (386, 374, (263, 362))):
+        gap = np.linalg.norm(points[..., upper, :2] - points[..., lower, :2], axis=-1)
+        width = np.linalg.norm(points[..., corners[0], :2] - points[..., corners[1], :2], axis=-1)
+        ratios.append(gap / width)
+    return (ratios[0] + ratios[1]) / 2
+
+
 def plausible(points: np.ndarray, image_size: int, typical_iod: float) -> np.ndarray:
     """(N, 478, 3) -> (N,) bool: most points inside the image and eyes not collapsed (profile views)."""
     inside = ((points[..., :2] >= 0) & (points[..., :2] < image_size)).all(axis=-1).mean(axis=-1)
@@ -84,7 +100,7 @@ def fill_untracked(points: np.ndarray, tracked: np.ndarray) -> np.ndarray:
     filled = points.copy()
     good = np.flatnonzero(tracked)
     bad = np.flatnonzero(~tracked)
-    if len(bad) == 0:
+    if len(bad) == 0 or len(good) == 0:
         return filled
     flat = points[good].reshape(len(good), -1)
     for column in range(flat.shape[1]):

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from cosavatar_pipeline.atomic import atomic_file
+from cosavatar_pipeline.face import landmarks as lm
+from cosavatar_pipeline.face.canonical import NOSE_TIP
 from cosavatar_pipeline.face.geometry import mean_rotation
 from cosavatar_pipeline.face.model import FaceModel
 
@@ -22,6 +24,7 @@ class DrivingMotion:
     displacements: np.ndarray  # (N, 478, 3) mm
     relative_rotation: np.ndarray  # (N, 3, 3)
     relative_translation: np.ndarray  # (N, 3) mm, camera axes
+    identity: np.ndarray | None = None  # (478, 3) mm, the driver's neutral shape (None in motions saved before it)
 
     @classmethod
     def from_face_model(cls, model: FaceModel) -> "DrivingMotion":
@@ -32,6 +35,7 @@ class DrivingMotion:
             displacements=model.displacements,
             relative_rotation=rotations @ mean.T,
             relative_translation=translations - translations.mean(axis=0),
+            identity=model.identity,
         )
 
     def save(self, folder: Path) -> str:
@@ -41,6 +45,7 @@ class DrivingMotion:
                 displacements=self.displacements.astype(np.float32),
                 relative_rotation=self.relative_rotation.astype(np.float32),
                 relative_translation=self.relative_translation.astype(np.float32),
+                **({} if self.identity is None else {"identity": self.identity.astype(np.float32)}),
             )
         return MOTION_FILE
 
@@ -50,19 +55,37 @@ class DrivingMotion:
             return cls(**{k: arrays[k].astype(np.float64) for k in arrays.files})
 
 
-def retarget(motion: DrivingMotion, target: FaceModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The driver's motion as the target's parameters: (expression codes (N, K), rotations (N, 3, 3), translations (N, 3)).
+def face_proportions(identity: np.ndarray) -> np.ndarray:
+    """(478, 3) neutral shape -> (3,) mm: width (outer eye corners), height (nose tip to chin), depth (1)."""
+    width = np.linalg.norm(identity[lm.OUTER_EYE_CORNERS[0]] - identity[lm.OUTER_EYE_CORNERS[1]])
+    height = np.linalg.norm(identity[NOSE_TIP] - identity[lm.CHIN])
+    return np.array([width, height, 1.0])
 
-    Expressions: the driver's displacements projected on the target's expression basis (both live in the same
-    canonical, scale-normalised space). Pose: the driver's pose relative to its mean, applied around the target's
-    mean pose.
-    """
+
+@dataclass
+class RetargetedMotion:
+    """A driver's motion as a target's parameters, frame by frame."""
+
+    displacements: np.ndarray  # (N, 478, 3) mm on the target's face (the warp reads these)
+    codes: np.ndarray  # (N, K) the displacements projected on the target's expression basis
+    rotations: np.ndarray  # (N, 3, 3)
+    translations: np.ndarray  # (N, 3) mm
+    scale: np.ndarray  # (3,) per-axis factor from the driver's face to the target's
+
+
+def retarget(motion: DrivingMotion, target: FaceModel) -> RetargetedMotion:
+    """Expressions: the driver's change from its own neutral, scaled per axis by the ratio of the two faces'
+    proportions (a longer chin opens further), projected on the target's expression basis (both live in the same
+    canonical space, pupils 63 mm apart). Pose: the driver's pose relative to its mean, applied around the
+    target's mean pose. Motions saved without the driver's identity are not scaled."""
     count = len(motion.displacements)
-    codes = motion.displacements.reshape(count, -1) @ target.expression_basis.T
-    target_rotations = target.head_rotation_world_from_canonical
-    rotations = motion.relative_rotation @ mean_rotation(target_rotations)
+    scale = np.ones(3) if motion.identity is None else face_proportions(target.identity) / face_proportions(motion.identity)
+    scale[2] = 1.0
+    displacements = motion.displacements * scale
+    codes = displacements.reshape(count, -1) @ target.expression_basis.T
+    rotations = motion.relative_rotation @ mean_rotation(target.head_rotation_world_from_canonical)
     translations = target.head_translation_world_from_canonical.mean(axis=0) + motion.relative_translation
-    return codes, rotations, translations
+    return RetargetedMotion(displacements, codes, rotations, translations, scale)
 
 
 def clamp_codes(codes: np.ndarray, reference: np.ndarray, margin: float = 0.1) -> tuple[np.ndarray, float]:

@@ -83,12 +83,6 @@ def supported_components(codes: np.ndarray, variance: float, limit: int) -> int:
     return int(min(limit, max(4, np.searchsorted(share, variance) + 1)))
 
 
-def mouth_open_ratio(points_2d: np.ndarray) -> np.ndarray:
-    """(..., 478, >=2) -> (...) inner-lip gap over the outer-eye-corner distance."""
-    gap = np.linalg.norm(points_2d[..., lm.UPPER_INNER_LIP_CENTRE, :2] - points_2d[..., lm.LOWER_INNER_LIP_CENTRE, :2], axis=-1)
-    return gap / lm.inter_ocular_px(points_2d)
-
-
 def mouth_boxes(points_2d: np.ndarray, image_size: int) -> np.ndarray:
     """(N, 478, 2) pixels -> (N, 4) int boxes (x0, y0, x1, y1), exclusive ends, around lips and jaw with a margin
     of a fifth of the inter-ocular distance."""
@@ -131,7 +125,7 @@ class AvatarDataset:
         self.translations = face_model.head_translation_world_from_canonical.astype(np.float32)
         self.pose_conditions = pose_conditions(face_model.head_rotation_world_from_canonical, face_model.head_translation_world_from_canonical)
         self.landmarks_2d = self._reprojected(face_model)
-        self.mouth_open = mouth_open_ratio(self.landmarks_2d)
+        self.mouth_open = lm.mouth_open_ratio(self.landmarks_2d)
         segment_length = int(round(config.holdout_segment_seconds * fps)) if fps else 0
         self.holdout_segment = contiguous_segment(self.mouth_open, segment_length)
         self.holdout_interleaved = np.setdiff1d(interleaved(self.count, config.holdout_every), self.holdout_segment)

@@ -30,7 +30,7 @@ WARP_SIGMA_MM = 6.0  # radial falloff of one landmark's pull
 FAR_FIELD_MM = 9.0  # a point this far from a single landmark moves half as much as the landmark
 GATE_SIGMA_MM = 12.0  # the residual's reach around the mouth and eyes
 KEEP_RADIUS_MM = 22.0  # occupancy cells this close to the lips and jaw are never skipped
-GRID_SPACING_MM = 3.0  # the warp field's sampling: half the falloff, so trilinear lookups keep its shape
+GRID_SPACING_MM = 4.0  # the warp field's sampling, two thirds of the falloff: trilinear lookups keep its shape
 
 
 def _connection_points(*connection_sets) -> set[int]:
@@ -80,23 +80,26 @@ class WarpFields:
     values: torch.Tensor  # (F, X, Y, Z, 2) mm: x/y displacement at the grid's vertices
 
     @classmethod
-    def build(cls, neutral_landmarks: np.ndarray, offsets: np.ndarray) -> "WarpFields":
-        """neutral_landmarks (L, 3) mm, offsets (F, L, 3) mm (z ignored) -> the frames' fields."""
+    def build(cls, neutral_landmarks: np.ndarray, offsets: np.ndarray, frames_per_chunk: int = 16) -> "WarpFields":
+        """neutral_landmarks (L, 3) mm, offsets (F, L, 3) mm (z ignored) -> the frames' fields.
+
+        The sums over landmarks are computed as splat-and-blur: each moved landmark is splatted (trilinearly) onto
+        the grid with its offset and a unit weight, both grids are blurred with the unnormalised Gaussian
+        (separable, exact up to the splat), and the offset grid is divided by the weight grid plus the far-field
+        term."""
         moved = neutral_landmarks[None] + offsets
         reach = 3 * WARP_SIGMA_MM
-        low, high = moved.reshape(-1, 3).min(axis=0) - reach, moved.reshape(-1, 3).max(axis=0) + reach
-        counts = np.ceil((high - low) / GRID_SPACING_MM).astype(int) + 1
-        high = low + (counts - 1) * GRID_SPACING_MM
-        axes = [torch.linspace(float(a), float(b), int(n)) for a, b, n in zip(low, high, counts)]
-        vertices = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, 3)
+        low = moved.reshape(-1, 3).min(axis=0) - reach
+        counts = np.ceil((moved.reshape(-1, 3).max(axis=0) + reach - low) / GRID_SPACING_MM).astype(int) + 1
         far_weight = float(np.exp(-0.5 * (FAR_FIELD_MM / WARP_SIGMA_MM) ** 2))
-        values = torch.empty(len(offsets), len(vertices), 2)
-        for index in range(len(offsets)):
-            weights = torch.exp(-0.5 * torch.cdist(vertices, torch.as_tensor(moved[index], dtype=torch.float32)).square() / WARP_SIGMA_MM**2)
-            pull = weights @ torch.as_tensor(offsets[index, :, :2], dtype=torch.float32)
-            values[index] = pull / (weights.sum(-1, keepdim=True) + far_weight)
-        box = torch.as_tensor(np.stack([low, high]), dtype=torch.float32)
-        return cls(box, values.view(len(offsets), *counts.tolist(), 2))
+        values = torch.empty(len(offsets), *counts.tolist(), 2)
+        for start in range(0, len(offsets), frames_per_chunk):
+            chunk = slice(start, start + frames_per_chunk)
+            sums = _splat((moved[chunk] - low) / GRID_SPACING_MM, offsets[chunk, :, :2], counts)
+            sums = _gaussian_blur(sums, WARP_SIGMA_MM / GRID_SPACING_MM)
+            values[chunk] = (sums[:, :2] / (sums[:, 2:] + far_weight)).permute(0, 2, 3, 4, 1)
+        box = torch.as_tensor(np.stack([low, low + (counts - 1) * GRID_SPACING_MM]), dtype=torch.float32)
+        return cls(box, values)
 
     def to(self, device) -> "WarpFields":
         return WarpFields(self.box.to(device), self.values.to(device))
@@ -119,6 +122,39 @@ class WarpFields:
             result += weight * flat[cell]
         result = result * inside[:, None]
         return torch.cat([result, torch.zeros_like(result[:, :1])], dim=-1)
+
+
+def _splat(positions: np.ndarray, offsets: np.ndarray, counts: np.ndarray) -> torch.Tensor:
+    """positions (F, L, 3) in grid units, offsets (F, L, 2) -> (F, 3, X, Y, Z): splatted x/y offsets and weight."""
+    frames, landmarks = positions.shape[:2]
+    position = torch.as_tensor(positions, dtype=torch.float32)
+    base = position.floor().long()
+    fraction = position - base
+    payload = torch.cat([torch.as_tensor(offsets, dtype=torch.float32), torch.ones(frames, landmarks, 1)], dim=-1)
+    grid = torch.zeros(frames * int(np.prod(counts)), 3)
+    frame_of = torch.arange(frames)[:, None].expand(-1, landmarks)
+    for corner in range(8):
+        step = torch.tensor([(corner >> 2) & 1, (corner >> 1) & 1, corner & 1])
+        vertex = base + step
+        weight = torch.where(step.bool(), fraction, 1 - fraction).prod(dim=-1)
+        cell = ((frame_of * int(counts[0]) + vertex[..., 0]) * int(counts[1]) + vertex[..., 1]) * int(counts[2]) + vertex[..., 2]
+        grid.index_add_(0, cell.reshape(-1), (payload * weight[..., None]).reshape(-1, 3))
+    return grid.view(frames, *counts.tolist(), 3).permute(0, 4, 1, 2, 3).contiguous()
+
+
+def _gaussian_blur(volume: torch.Tensor, sigma_cells: float) -> torch.Tensor:
+    """(F, C, X, Y, Z) convolved with exp(-r^2 / (2 sigma^2)) (peak 1, not normalised), axis by axis."""
+    radius = int(np.ceil(3 * sigma_cells))
+    taps = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, dtype=torch.float32) / sigma_cells) ** 2)
+    channels = volume.shape[1]
+    for axis in range(3):
+        shape = [1, 1, 1]
+        shape[axis] = len(taps)
+        kernel = taps.view(1, 1, *shape).expand(channels, 1, *shape).contiguous()
+        padding = [0, 0, 0]
+        padding[axis] = radius
+        volume = torch.nn.functional.conv3d(volume, kernel, padding=tuple(padding), groups=channels)
+    return volume
 
 
 def warp_to_neutral(points: torch.Tensor, fields: WarpFields, field_index: torch.Tensor) -> torch.Tensor:

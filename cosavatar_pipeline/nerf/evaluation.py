@@ -1,4 +1,6 @@
-"""Held-out evaluation: PSNR (full frame and inside the person mask), SSIM, and a preview strip."""
+"""Held-out evaluation, on two kinds of held-out frames: interleaved (every n-th: interpolation between seen
+expressions) and one contiguous segment (new expressions). PSNR on the full frame, the person and a box around
+lips and jaw; SSIM; on the segment, whether the render's mouth and eyes follow the source's; a preview strip."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from cosavatar_pipeline.nerf.dataset import AvatarDataset
 from cosavatar_pipeline.nerf.metrics import psnr, ssim
 from cosavatar_pipeline.nerf.model import AvatarModel
 from cosavatar_pipeline.nerf.render import render_dataset_frames
+from cosavatar_pipeline.render.expression import expression_figures
 
 
 @dataclass
@@ -28,19 +31,47 @@ def depth_image(depth: np.ndarray, opacity: np.ndarray) -> np.ndarray:
     return np.repeat((grey * 255).astype(np.uint8)[..., None], 3, axis=2)
 
 
-def evaluate_holdout(model: AvatarModel, dataset: AvatarDataset, preview_frames: int = 3) -> Evaluation:
+def box_mask(box: np.ndarray, size: int) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    mask = np.zeros((size, size), bool)
+    mask[y0:y1, x0:x1] = True
+    return mask
+
+
+def psnr_figures(rendered: np.ndarray, dataset: AvatarDataset, frame_ids: np.ndarray, prefix: str) -> dict[str, float]:
+    truth = dataset.frames[frame_ids]
+    mouths = [box_mask(dataset.mouth_boxes[i], dataset.size) for i in frame_ids]
+    return {
+        f"{prefix}_psnr": float(np.mean([psnr(r, t) for r, t in zip(rendered, truth)])),
+        f"{prefix}_psnr_person": float(np.mean([psnr(r, t, m) for r, t, m in zip(rendered, truth, dataset.person[frame_ids])])),
+        f"{prefix}_psnr_mouth": float(np.mean([psnr(r, t, m) for r, t, m in zip(rendered, truth, mouths)])),
+        f"{prefix}_frames": float(len(frame_ids)),
+    }
+
+
+def evaluate_holdout(model: AvatarModel, dataset: AvatarDataset, preview_frames: int = 3, expression: bool = True) -> Evaluation:
+    """``holdout_*``: the interleaved frames; ``segment_*``: the contiguous segment, with its expression figures
+    (``segment_mouth_r``, ``segment_mouth_gain``, ...) when ``expression``."""
     frame_ids = dataset.holdout
     rendered = render_dataset_frames(model, dataset, frame_ids, own_appearance=False)
-    truth = dataset.frames[frame_ids]
-    person = dataset.person[frame_ids]
+    by_frame = dict(zip(frame_ids.tolist(), rendered["rgb"]))
+    interleaved = np.stack([by_frame[i] for i in dataset.holdout_interleaved])
+    truth = dataset.frames[dataset.holdout_interleaved]
     plate = (dataset.plate * 255 + 0.5).astype(np.uint8)
     figures = {
-        "holdout_psnr": float(np.mean([psnr(r, t) for r, t in zip(rendered["rgb"], truth)])),
-        "holdout_psnr_person": float(np.mean([psnr(r, t, m) for r, t, m in zip(rendered["rgb"], truth, person)])),
-        "holdout_ssim": float(np.mean([ssim(r, t) for r, t in zip(rendered["rgb"], truth)])),
+        **psnr_figures(interleaved, dataset, dataset.holdout_interleaved, "holdout"),
+        "holdout_ssim": float(np.mean([ssim(r, t) for r, t in zip(interleaved, truth)])),
         "plate_psnr": float(np.mean([psnr(np.broadcast_to(plate, t.shape), t) for t in truth])),
-        "holdout_frames": float(len(frame_ids)),
     }
+    if len(dataset.holdout_segment):
+        segment = np.stack([by_frame[i] for i in dataset.holdout_segment])
+        figures.update(psnr_figures(segment, dataset, dataset.holdout_segment, "segment"))
+        if expression:
+            own = expression_figures(segment, dataset.frames[dataset.holdout_segment])
+            figures.update({f"segment_{name}": value for name, value in own.items()})
     picks = np.linspace(0, len(frame_ids) - 1, min(preview_frames, len(frame_ids))).round().astype(int)
-    rows = [np.concatenate([truth[i], rendered["rgb"][i], depth_image(rendered["depth"][i], rendered["opacity"][i])], axis=1) for i in picks]
+    rows = [
+        np.concatenate([dataset.frames[frame_ids[i]], rendered["rgb"][i], depth_image(rendered["depth"][i], rendered["opacity"][i])], axis=1)
+        for i in picks
+    ]
     return Evaluation(figures, np.concatenate(rows, axis=0))

@@ -1,0 +1,106 @@
+"""Expression control benchmark: today's conditioning (codes into the MLP) and landmark warping, side by side in
+one run, at the `preview` preset with its default steps, on a talking clip and a driving clip.
+
+    python benchmarks/expression.py [--target PATH] [--driver PATH] [--steps N] [--out DIR]
+
+Per conditioning: training time; held-out PSNR on the interleaved frames and on the contiguous segment (full frame,
+person, mouth box); on the segment, whether the render's mouth and eyes follow the source (2D landmarks
+re-detected on both, with the noise floor of a blurred reference); the driver re-animating the target: the same
+figures against the driver's frames (mouth scaled to the target's face), identity drift, clipped code fraction.
+Writes benchmarks/results/expression.json, and contact sheets (frames of the clips: never committed) under --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.clips import SHARED_VIDEOS, prepare_clip  # noqa: E402
+from cosavatar_pipeline.face.motion import DrivingMotion  # noqa: E402
+from cosavatar_pipeline.nerf.config import code_conditioning, nerf_config  # noqa: E402
+from cosavatar_pipeline.nerf.dataset import AvatarDataset  # noqa: E402
+from cosavatar_pipeline.nerf.evaluation import evaluate_holdout  # noqa: E402
+from cosavatar_pipeline.nerf.render import render_dataset_frames  # noqa: E402
+from cosavatar_pipeline.nerf.trainer import train_avatar  # noqa: E402
+from cosavatar_pipeline.preview import save_png  # noqa: E402
+from cosavatar_pipeline.render.outputs import side_by_side  # noqa: E402
+from cosavatar_pipeline.render.reenactment import drive_avatar, reenactment_figures  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results" / "expression.json"
+
+
+def widest_mouths_sheet(reference: np.ndarray, rendered: np.ndarray, count: int = 6) -> np.ndarray:
+    """reference | render rows for the ``count`` frames where the reference's mouth is widest (2D landmarks)."""
+    from cosavatar_pipeline.render.expression import signals
+
+    detected = signals(reference, "reference")
+    opening = np.where(detected["tracked"], detected["mouth"], -1)
+    picks = np.sort(np.argsort(opening)[-count:])
+    pairs = side_by_side(reference[picks], rendered[picks])
+    return np.concatenate(list(pairs), axis=0)
+
+
+def run_conditioning(name, config, target, driver, out: Path) -> dict:
+    dataset = AvatarDataset(target.frames, target.labels, target.plate, target.face_model, config, target.fps)
+    checkpoints = out / f"checkpoint_{name}"
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    training = train_avatar(dataset, config, checkpoints)
+    print(f"{name}: trained {training.steps_done} steps in {training.seconds:.0f} s", flush=True)
+    evaluation = evaluate_holdout(training.model, dataset)
+    motion = DrivingMotion.from_face_model(driver.face_model)
+    reenactment = drive_avatar(training.model, dataset, motion, target.face_model)
+    driven = reenactment_figures(reenactment, driver.frames, motion, target.face_model)
+    segment = render_dataset_frames(training.model, dataset, dataset.holdout_segment, own_appearance=False)["rgb"]
+    save_png(out / f"segment_widest_{name}.png", widest_mouths_sheet(dataset.frames[dataset.holdout_segment], segment))
+    save_png(out / f"driven_widest_{name}.png", widest_mouths_sheet(driver.frames[: len(reenactment.rgb)], reenactment.rgb))
+    return {
+        "train_seconds": training.seconds,
+        "steps": training.steps_done,
+        "expression_components": int(dataset.expressions.shape[1]),
+        **evaluation.figures,
+        **{f"driven_{key}": value for key, value in driven.items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--target", type=Path, default=SHARED_VIDEOS / "talking_woman_bluebg.mp4")
+    parser.add_argument("--driver", type=Path, default=SHARED_VIDEOS / "driving_man_expressions.mp4")
+    parser.add_argument("--steps", type=int, default=None, help="default: the preset's")
+    parser.add_argument("--out", type=Path, default=Path(".cosavatar/benchmarks/expression"))
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    started = time.perf_counter()
+    target, driver = prepare_clip(args.target, args.out), prepare_clip(args.driver, args.out)
+    overrides = {} if args.steps is None else {"steps": args.steps}
+    configs = {"code": code_conditioning(nerf_config("preview", **overrides)), "landmark_warp": nerf_config("preview", **overrides)}
+    results = {name: run_conditioning(name, config, target, driver, args.out) for name, config in configs.items()}
+    report = {
+        "target": args.target.name,
+        "driver": args.driver.name,
+        "preset": "preview",
+        "machine": f"{torch.get_num_threads()} CPU threads, no GPU",
+        "train_time_ratio": results["landmark_warp"]["train_seconds"] / results["code"]["train_seconds"],
+        "wall_seconds": time.perf_counter() - started,
+        "conditionings": {name: {k: round(float(v), 4) for k, v in figures.items()} for name, figures in results.items()},
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    keys = [k for k in results["code"] if not k.startswith(("driven_noise", "segment_noise"))]
+    print(f"{'figure':<40}{'code':>12}{'landmark_warp':>15}")
+    for key in keys:
+        print(f"{key:<40}{results['code'][key]:>12.3f}{results['landmark_warp'][key]:>15.3f}")
+    print(f"wrote {RESULTS}; contact sheets in {args.out}")
+
+
+if __name__ == "__main__":
+    main()

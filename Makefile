@@ -6,7 +6,7 @@ export COSAVATAR_HOME ?= $(CURDIR)/.cosavatar
 export DAGSTER_HOME ?= $(COSAVATAR_HOME)/dagster
 MLFLOW_URI = $(or $(MLFLOW_TRACKING_URI),sqlite:///$(COSAVATAR_HOME)/mlflow.db)
 
-.PHONY: install demo test ui bench bench-nerf bench-capacity clean-home
+.PHONY: install demo test ui bench bench-nerf bench-expression bench-capacity clean-home
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ bench: $(BIN)/.installed
 
 bench-nerf: $(BIN)/.installed
 	$(BIN)/python benchmarks/nerf_train.py
+
+## expression control: today's codes vs landmark warping, side by side (~20 min on 2 cores) -> benchmarks/results/expression.json
+bench-expression: $(BIN)/.installed
+	$(BIN)/python benchmarks/expression.py
 
 ## per-stage time and memory (default tiny,preview: ~18 min; PRESETS=standard adds > 45 min on 2 cores) -> benchmarks/results/capacity.json
 bench-capacity: $(BIN)/.installed

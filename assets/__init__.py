@@ -1,4 +1,5 @@
-"""The asset graph, one module per stage. Read top to bottom: ingest -> face -> reconstruction -> editing -> renders."""
+"""The asset graph, one module per stage. Read top to bottom: ingest -> face -> reconstruction -> animation -> editing ->
+renders."""
 
 import warnings
 
@@ -21,7 +22,8 @@ from assets.face_parsing import (
     face_parsing_hair_and_torso_present,
 )
 from assets.frames import frames, frames_cover_source_duration
-from assets.jobs import apply_edit_job, reconstruct_video_job
+from assets.jobs import apply_edit_job, check_animation_job, reconstruct_video_job
+from assets.reenactment import avatar_reenactment, avatar_reenactment_follows_driver
 from assets.renders import (
     final_render,
     final_render_steadier_than_per_frame_edits,
@@ -45,6 +47,8 @@ ALL_ASSETS = [
     # reconstruction
     avatar,
     reconstruction_render,
+    # animation: the unedited avatar driven by another video, before any edit
+    avatar_reenactment,
     # editing: edited_dataset_round_1, edited_avatar_round_1, ... edited_avatar_round_K
     *EDIT_ROUND_ASSETS,
     # renders
@@ -58,8 +62,9 @@ ALL_ASSET_CHECKS = [
     face_parsing_face_in_every_frame,
     face_parsing_hair_and_torso_present,
     avatar_beats_background_plate,
+    avatar_reenactment_follows_driver,
     *EDIT_ROUND_CHECKS,
     final_render_steadier_than_per_frame_edits,
 ]
-ALL_JOBS = [reconstruct_video_job, apply_edit_job]
+ALL_JOBS = [reconstruct_video_job, apply_edit_job, check_animation_job]
 ALL_SENSORS = [video_inbox_sensor, edit_registry_sensor]

@@ -1,8 +1,8 @@
 """`frames`: one fixed face-centred square crop, resampled to the preset's size and constant frame rate."""
 
 
-import numpy as np
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from assets.partitions import video_partitions

@@ -4,6 +4,7 @@ one (edit, video) partition, reading the video's stages as they are)."""
 import dagster as dg
 
 VIDEO_STAGE_GROUPS = ("ingest", "face", "parsing", "reconstruction")
+ANIMATION_GROUP = "animation"  # needs a second registered video as its driver: outside the per-video job
 EDIT_STAGE_GROUPS = ("editing", "renders")
 
 reconstruct_video_job = dg.define_asset_job(
@@ -18,4 +19,11 @@ apply_edit_job = dg.define_asset_job(
     description="Run an edit's rounds (dataset update + fine-tune, K times) and its final and reenacted renders for "
     "the chosen (edit, video) partitions. "
     "Needs the video's stages up to `avatar`; never re-materializes them.",
+)
+
+check_animation_job = dg.define_asset_job(
+    "check_animation",
+    selection=dg.AssetSelection.groups(ANIMATION_GROUP),
+    description="Drive the chosen video's unedited avatar with another registered video (run config `driver`) to "
+    "check it can move before any edit. Needs the video's `avatar` and the driver's `driving_motion`.",
 )

@@ -3,7 +3,6 @@ edit), `final_render` (edit, video: the last round's avatar over the source traj
 (edit, video: the edited avatar driven by another video's motion), each an mp4 set with the figures that show
 what the 3D representation buys."""
 
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -11,23 +10,16 @@ import numpy as np
 
 from assets.avatar import load_avatar_dataset
 from assets.edit_rounds import LAST_ROUND_AVATAR, edit_of
-from assets.face_coefficients import load_face_model
 from assets.face_parsing import load_labels
 from assets.partitions import edit_video_partitions, video_partitions
-from assets.reporting import (
-    ProgressLog,
-    manifest_output,
-    preview_metadata,
-    user_errors_fail_the_step,
-)
+from assets.reenactment import ReenactmentSettings, write_reenactment
+from assets.reporting import ProgressLog, manifest_output, preview_metadata
 from assets.source_video import SOURCE_FILE
 from cosavatar_pipeline.editing.dataset_update import RoundDataset
 from cosavatar_pipeline.editing.regions import dilate
-from cosavatar_pipeline.errors import InputError
 from cosavatar_pipeline.executors import GPU_POOL, GPU_STEP_TAGS
-from cosavatar_pipeline.face.motion import DrivingMotion, clamp_codes, retarget
 from cosavatar_pipeline.nerf.metrics import psnr
-from cosavatar_pipeline.nerf.render import render_dataset_frames, render_frames
+from cosavatar_pipeline.nerf.render import render_dataset_frames
 from cosavatar_pipeline.nerf.trainer import load_trained, saved_config
 from cosavatar_pipeline.parsing.labels import region_mask
 from cosavatar_pipeline.preview import contact_sheet
@@ -41,8 +33,6 @@ from cosavatar_pipeline.render.outputs import (
     side_by_side,
     write_render_set,
 )
-from cosavatar_pipeline.render.reenactment import reenactment_figures
-from cosavatar_pipeline.video.frames import FRAMES_FILE, load_frames
 from resources import (
     ComputeDevice,
     Manifest,
@@ -195,32 +185,6 @@ def final_render_steadier_than_per_frame_edits(final_render: Manifest) -> dg.Ass
     )
 
 
-class ReenactmentSettings(dg.Config):
-    """The driver: a registered video whose `driving_motion` is stored. Empty: ``COSAVATAR_DRIVER``, else the first
-    other registered video (in name order) with stored driving motion."""
-
-    driver: str = ""
-    # keep the driver's expression codes inside the range the target's video covers (the avatar never saw more)
-    clamp_to_target_range: bool = True
-    clamp_margin: float = 0.1
-
-
-def choose_driver(requested: str, video: str, storage: StorageResource) -> str:
-    registered = storage.registry.video_names()
-    with_motion = [name for name in registered if storage.is_stored("driving_motion", name)]
-    choice = requested or os.environ.get("COSAVATAR_DRIVER", "")
-    if choice:
-        if choice not in registered:
-            raise InputError(f"driver {choice!r}", f"is not a registered video (registered: {registered})")
-        if choice not in with_motion:
-            raise InputError(f"driver {choice!r}", "has no driving_motion yet: materialize it first")
-        return choice
-    others = [name for name in with_motion if name != video]
-    if not others:
-        raise InputError(f"video {video!r}", "no other registered video has driving_motion to drive it; register a driver")
-    return others[0]
-
-
 @dg.asset(
     partitions_def=edit_video_partitions,
     group_name="renders",
@@ -232,10 +196,10 @@ def choose_driver(requested: str, video: str, storage: StorageResource) -> str:
     # The driver is another video, chosen at run time: every `driving_motion` partition is a possible input.
     deps=[dg.AssetDep("driving_motion", partition_mapping=dg.AllPartitionMapping())],
     description=f"`{LAST_ROUND_AVATAR}` driven by another registered video's `driving_motion` (run config "
-    "`driver`; default COSAVATAR_DRIVER, else the first other video): expression displacements projected on this "
-    "video's basis, head pose relative to each clip's mean pose. reenacted.mp4 and side_by_side.mp4 (driver | "
-    "reenacted, the driver's audio). Figures: expression transfer error (landmarks re-detected on the render, "
-    "fitted, vs the driver's displacements) and identity drift, in % of the inter-ocular distance.",
+    "`driver`; default COSAVATAR_DRIVER, else the first other video): the driver's change from its neutral, scaled "
+    "to this face, warps the avatar's face and is projected on this video's basis for the residual; head pose "
+    "relative to each clip's mean pose. reenacted.mp4 and side_by_side.mp4 (driver | reenacted, the driver's "
+    "audio). Figures as `avatar_reenactment`: mouth and eyes following the driver (r, gain), identity drift.",
 )
 def reenacted_render(
     context: dg.AssetExecutionContext,
@@ -250,47 +214,8 @@ def reenacted_render(
     device: ComputeDevice,
 ) -> dg.Output[Manifest]:
     spec, video = edit_of(context, storage)
-    with user_errors_fail_the_step():
-        driver = choose_driver(config.driver, video, storage)
-    driver_motion_manifest = storage.manifest("driving_motion", driver)
-    motion = DrivingMotion.load(Path(driver_motion_manifest.directory))
-    driver_frames = load_frames(storage.manifest("frames", driver).path(FRAMES_FILE).parent)
-    context.log.info(f"driver: video {driver!r} (driving_motion data version {driver_motion_manifest.data_version})")
-    avatar_config = saved_config(Path(edited_avatar.directory))
-    dataset = load_avatar_dataset(frames, face_coefficients, face_parsing, background_plate, avatar_config)
-    target = load_face_model(face_coefficients)
-    codes, rotations, translations = retarget(motion, target)
-    codes = codes[:, : avatar_config.expression_dims]
-    if config.clamp_to_target_range:
-        codes, clamped = clamp_codes(codes, dataset.expressions, config.clamp_margin)
-        context.log.info(f"{clamped:.1%} of the retargeted expression values were clipped to the target's range")
-    else:
-        clamped = 0.0
-    model = load_trained(Path(edited_avatar.directory), dataset, device.torch_device())
-    rendered = render_frames(
-        model, dataset, codes, rotations, translations,
-        progress=ProgressLog(context, "reenacted frames", 50),
-    )["rgb"]
-    context.log.info("re-detecting landmarks on the reenacted frames ...")
-    with user_errors_fail_the_step():
-        figures = reenactment_figures(rendered, motion, target)
-    figures.update(frame_count=float(len(rendered)), clamped_code_fraction=clamped)
-    driver_source = storage.manifest("source_video", driver)
-    with storage.write_partition(context) as writer, tracking.run(context) as run:
-        files = write_render_set(writer.staging, REENACTED_FILE, rendered, driver_frames, frames.info["fps"], driver_source.path(SOURCE_FILE))
-        writer.record(
-            files, preset=frames.info["preset"], fps=frames.info["fps"], driver=driver,
-            driver_motion_data_version=driver_motion_manifest.data_version, **figures,
-        )
-        run.log_params({"prompt": spec.prompt, "driver": driver, "driver_motion_data_version": driver_motion_manifest.data_version})
-        run.log_metrics(figures)
-        _log_outputs(run, writer.staging, files)
-    sheet = contact_sheet(side_by_side(driver_frames[: len(rendered)], rendered), count=4, columns=2, tile=320)
-    return manifest_output(
-        writer.manifest,
-        {
-            "driver": driver,
-            "driver_motion_data_version": driver_motion_manifest.data_version,
-            **_video_metadata(writer.manifest, REENACTED_FILE, figures, sheet, "driver | reenacted", run),
-        },
+    inputs = {"frames": frames, "face_coefficients": face_coefficients, "face_parsing": face_parsing, "background_plate": background_plate}
+    return write_reenactment(
+        context, config, edited_avatar, video, REENACTED_FILE, inputs, storage, tracking, device,
+        {"prompt": spec.prompt, "avatar": LAST_ROUND_AVATAR},
     )

@@ -112,11 +112,11 @@ def _in_subprocess(env: dict[str, str], *args: str) -> dict:
 
 
 def measure_preset(preset: str, video: Path, driver: Path, cap_steps: int, log) -> dict:
+    from cosavatar_pipeline.cli import DRIVER_STAGES
     from cosavatar_pipeline.definitions import defs
     from cosavatar_pipeline.editing.config import EDIT_ROUND_PRESETS
     from cosavatar_pipeline.nerf.config import NERF_PRESETS
     from cosavatar_pipeline.operations import Pipeline
-    from cosavatar_pipeline.cli import DRIVER_STAGES
 
     caps = _step_caps(preset, cap_steps)
     full_steps = {"avatar": NERF_PRESETS[preset].steps, "edited_avatar": EDIT_ROUND_PRESETS[preset].finetune_steps}

@@ -145,6 +145,25 @@ def _report(outcome) -> bool:
 
 
 @app.command()
+def reenact(
+    video: str = typer.Argument(..., help="the registered video whose (unedited) avatar is driven"),
+    driver: str = typer.Option("", help="the registered video that drives it; default: COSAVATAR_DRIVER, else the first other video"),
+) -> None:
+    """Check animation before editing: materialize `avatar_reenactment`, the avatar driven by another video."""
+    pipeline = _pipeline()
+    try:
+        typer.echo(f"driving the avatar of {video!r} ...")
+        ok = _report(pipeline.materialize_animation(video, driver))
+    except CosavatarError as exc:
+        _fail(exc)
+    if not ok:
+        raise typer.Exit(code=1)
+    folder = pipeline.asset_folder("avatar_reenactment", video)
+    _print_key_figures(pipeline, video, only=["avatar_reenactment"])
+    typer.secho(f"{'avatar_reenactment':>22}: {folder / 'side_by_side.mp4'}", bold=True)
+
+
+@app.command()
 def status() -> None:
     """What is materialized for each registered video, and how far each edit got on it."""
     pipeline = _pipeline()
@@ -308,17 +327,20 @@ KEY_FIGURES = {
     "face_coefficients": ("reprojection_px_mean", "reprojection_px_p95", "pose_jitter_deg_vs_5frame_average"),
     "face_parsing": ("iou_hair", "iou_skin", "hair_presence"),
     "background_plate": ("never_seen_fraction",),
-    "avatar": ("holdout_psnr", "holdout_psnr_person", "plate_psnr", "train_seconds"),
+    "avatar": ("holdout_psnr", "holdout_psnr_person", "segment_psnr_mouth", "segment_mouth_r_moving", "segment_mouth_gain_moving", "plate_psnr", "train_seconds"),
     "reconstruction_render": ("psnr_vs_source", "psnr_vs_source_holdout"),
+    "avatar_reenactment": ("mouth_r_moving", "mouth_gain_moving", "noise_floor_mouth_r_moving", "identity_drift_pct", "clamped_code_fraction"),
 }
+
+# how a render follows its driver (reenacted_render, avatar_reenactment)
+DRIVEN_FIGURES = ("mouth_r_moving", "mouth_gain_moving", "eyes_r_moving", "noise_floor_mouth_r_moving", "identity_drift_pct")
 
 
 EDIT_FIGURES = {
     "edited_dataset": ("target_change_inside", "target_change_outside", "target_change_beyond_feather", "region_growth"),
     "edited_avatar": ("psnr_vs_targets", "render_change_inside", "leakage_outside", "change_between_rounds_inside"),
     "final": ("warping_error_raw_edits", "warping_error_final", "warping_error_ratio", "psnr_outside_region_vs_source"),
-    "reenacted": ("expression_transfer_error_pct", "no_motion_error_pct", "expression_transfer_error_mouth_pct",
-                  "no_motion_error_mouth_pct", "identity_drift_pct"),
+    "reenacted": DRIVEN_FIGURES,
 }
 
 
@@ -335,10 +357,12 @@ def _print_edit_figures(pipeline, edit: str, video: str) -> None:
             typer.echo(f"{asset:>22}  [{label}] {figures}")
 
 
-def _print_key_figures(pipeline, video: str) -> None:
+def _print_key_figures(pipeline, video: str, only: list[str] | None = None) -> None:
     import json
 
     for asset, names in KEY_FIGURES.items():
+        if only and asset not in only:
+            continue
         manifest = pipeline.asset_folder(asset, video) / "manifest.json"
         if manifest.exists():
             info = json.loads(manifest.read_text())["info"]

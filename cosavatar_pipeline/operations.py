@@ -24,6 +24,7 @@ from cosavatar_pipeline.video.frames import check_video
 
 VIDEO_JOB = "reconstruct_video"
 EDIT_JOB = "apply_edit"
+ANIMATION_JOB = "check_animation"
 LAUNCHER_TAG, PID_TAG, HOST_TAG = "cosavatar/launcher", "cosavatar/pid", "cosavatar/host"
 
 
@@ -109,6 +110,16 @@ class Pipeline:
         if video not in self.instance.get_dynamic_partitions("video"):
             self.instance.add_dynamic_partitions("video", [video])
         return self._execute(defs.resolve_job_def(VIDEO_JOB), video, select, asset_config)
+
+    def materialize_animation(self, video: str, driver: str = "") -> StepOutcome:
+        """`avatar_reenactment` of one video: its unedited avatar driven by ``driver`` (default: see the asset)."""
+        from cosavatar_pipeline.definitions import defs
+
+        self.registry.get_video(video)
+        if video not in self.materialized("avatar"):
+            raise RegistryError(f"video {video!r} has no avatar yet: run `cosavatar materialize --video {video}` first")
+        config = {"avatar_reenactment": {"driver": driver}} if driver else None
+        return self._execute(defs.resolve_job_def(ANIMATION_JOB), video, None, config)
 
     def check_edit(self, edit: str, video: str) -> None:
         """What would fail an edit's first round, checked before launching it: both registered, the video's avatar

@@ -70,17 +70,25 @@ def test_neutral_first_frame_is_near_zero_and_open_mouth_is_far(fitted):
 def test_retarget_onto_itself_returns_its_own_codes_and_poses(fitted):
     model = load_face_model(_manifest(fitted, "face_coefficients", "woman"))
     motion = DrivingMotion.load(_manifest(fitted, "driving_motion", "woman").path("driving_motion.npz").parent)
-    codes, rotations, translations = retarget(motion, model)
-    np.testing.assert_allclose(codes, model.expression_codes, atol=1e-3)
-    np.testing.assert_allclose(rotations, model.head_rotation_world_from_canonical, atol=1e-5)
-    np.testing.assert_allclose(translations, model.head_translation_world_from_canonical, atol=1e-2)
+    moved = retarget(motion, model)
+    np.testing.assert_allclose(moved.scale, 1.0)  # the same face: nothing to scale
+    np.testing.assert_allclose(moved.codes, model.expression_codes, atol=1e-3)
+    np.testing.assert_allclose(moved.rotations, model.head_rotation_world_from_canonical, atol=1e-5)
+    np.testing.assert_allclose(moved.translations, model.head_translation_world_from_canonical, atol=1e-2)
 
 
 def test_retarget_driver_mouth_onto_target(fitted):
     target = load_face_model(_manifest(fitted, "face_coefficients", "woman"))
     driver = load_face_model(_manifest(fitted, "face_coefficients", "man"))
     motion = DrivingMotion.load(_manifest(fitted, "driving_motion", "man").path("driving_motion.npz").parent)
-    codes, rotations, _ = retarget(motion, target)
+    moved = retarget(motion, target)
+    codes, rotations = moved.codes, moved.rotations
+    # scaled by the faces' proportions: the woman's nose-to-chin height over the man's
+    from cosavatar_pipeline.face.motion import face_proportions
+
+    expected = face_proportions(target.identity) / face_proportions(driver.identity)
+    np.testing.assert_allclose(moved.scale[:2], expected[:2])
+    assert 0.7 < moved.scale[1] < 1.4
     driver_ratio = _mouth_open_ratio(driver.identity[None] + driver.displacements)
     target_ratio = _mouth_open_ratio(target.shapes(codes))
     widest = int(np.argmax(driver_ratio))

@@ -167,3 +167,58 @@ def test_interrupted_avatar_resumes_from_its_checkpoint(real_clips):
     assert info["steps"] == 200
     assert not scratch.exists()  # the scratch checkpoint is dropped once the avatar is stored
     assert not [p.name for p in real_clips.asset_folder("avatar", "man").parent.iterdir() if p.name.startswith(".")]
+
+
+def test_landmark_warp_maps_the_moved_lower_lip_back_to_the_neutral_lip(real_clips):
+    """A hand-made jaw drop on a real neutral face: the lower lip and everything below the mouth corners moved
+    10 mm down. A point on the moved lower lip maps back to the neutral lip; the forehead does not move; the
+    grid-sampled field matches the direct sum over landmarks."""
+    from assets.face_coefficients import load_face_model
+    from cosavatar_pipeline.face import landmarks as lm
+    from cosavatar_pipeline.nerf import deformation
+
+    identity = load_face_model(manifest_of(real_clips, "face_coefficients", "woman")).identity
+    ids = deformation.warp_landmarks(identity)
+    neutral = identity[ids]
+    below_mouth = neutral[:, 1] > identity[list(lm.MOUTH_CORNERS), 1].mean() + 1.0
+    offsets = np.zeros((1, len(ids), 3), np.float32)
+    offsets[0, below_mouth, 1] = 10.0
+    fields = deformation.WarpFields.build(neutral, offsets)
+    lower_lip, forehead = identity[lm.LOWER_INNER_LIP_CENTRE], identity[10]
+    assert lm.LOWER_INNER_LIP_CENTRE in ids[below_mouth]
+    points = torch.tensor(np.stack([lower_lip + [0, 10, 0], forehead])[None], dtype=torch.float32)  # (1 ray, 2, 3)
+    warped = deformation.warp_to_neutral(points, fields, torch.zeros(1, dtype=torch.long))[0].numpy()
+    assert np.linalg.norm(warped[0] - lower_lip) < 1.0  # 10 mm of motion undone to within 1 mm
+    assert np.linalg.norm(warped[1] - forehead) < 0.05
+    # the grid against the formula it samples, around the moved face
+    rng = np.random.default_rng(0)
+    moved = neutral + offsets[0]
+    probes = moved[rng.integers(0, len(moved), 500)] + rng.normal(0, 4, (500, 3))
+    weights = np.exp(-0.5 * ((probes[:, None] - moved[None]) ** 2).sum(-1) / deformation.WARP_SIGMA_MM**2)
+    far = np.exp(-0.5 * (deformation.FAR_FIELD_MM / deformation.WARP_SIGMA_MM) ** 2)
+    direct = weights @ offsets[0] / (weights.sum(-1, keepdims=True) + far)
+    sampled = fields.displacement(torch.tensor(probes, dtype=torch.float32), torch.zeros(500, dtype=torch.long)).numpy()
+    assert np.abs(sampled - direct).max() < 0.5 and np.abs(sampled - direct).mean() < 0.1
+
+
+def test_holdout_has_an_interleaved_set_and_a_contiguous_segment_of_wide_mouths():
+    from cosavatar_pipeline.nerf.holdout import contiguous_segment, interleaved
+
+    mouth = np.zeros(100)
+    mouth[70:76] = np.linspace(0.1, 0.4, 6)  # the clip's only wide opening
+    segment = contiguous_segment(mouth, 20)
+    assert len(segment) == 20 and np.all(np.diff(segment) == 1)
+    assert set(range(70, 76)) <= set(segment.tolist())  # it covers the whole opening range
+    assert interleaved(30, 10).tolist() == [5, 15, 25]
+    assert contiguous_segment(mouth, 0).size == 0 and contiguous_segment(mouth, 30).size == 0  # > 25% of the clip
+
+
+def test_avatar_reports_both_holdouts_and_expression_figures(trained_avatars):
+    info = manifest_of(trained_avatars, "avatar", "woman").info
+    # preview at 25 fps: a 1.2 s segment is 30 frames; the interleaved frames exclude it
+    assert info["segment_frames"] == 30 and 10 <= info["holdout_frames"] <= 17
+    for name in ("segment_psnr", "segment_psnr_person", "segment_psnr_mouth", "holdout_psnr_mouth"):
+        assert 12 < info[name] < 40
+    # the reference's detector noise floor on the segment: the source blurred to the render's sharpness
+    assert info["segment_noise_floor_mouth_r"] > 0.8
+    assert info["expression_control"] == "landmark_warp" and 4 <= info["expression_components"] <= 32

@@ -213,7 +213,8 @@ def test_two_videos_and_one_edit_materialized(cluster):
 
 def test_gpu_steps_ran_only_on_the_gpu_worker(cluster):
     """Celery reports in each step's event log which worker ran it; every step that started is accounted for."""
-    gpu_assets = {name for name, node in cluster.dev.asset_nodes().items() if "gpu" in node["pools"]}
+    backfilled = set(cluster.dev.asset_names(VIDEO_STAGE_GROUPS)) | set(cluster.dev.asset_names(EDIT_STAGE_GROUPS))
+    gpu_assets = {name for name, node in cluster.dev.asset_nodes().items() if "gpu" in node["pools"] and name in backfilled}
     ran_on: dict[str, set[str]] = {"cpu": set(), "gpu": set()}
     started = set()
     with cluster.instance() as instance:

@@ -7,7 +7,14 @@ from __future__ import annotations
 import torch
 
 from cosavatar_pipeline.editing.editor import Editor
-from cosavatar_pipeline.editing.ip2p import EditorUnavailable, InstructPix2PixEditor, IP2PSettings, find_weights, hub_cache, missing_weights_message
+from cosavatar_pipeline.editing.ip2p import (
+    EditorUnavailable,
+    InstructPix2PixEditor,
+    IP2PSettings,
+    find_weights,
+    hub_cache,
+    missing_weights_message,
+)
 from cosavatar_pipeline.editing.procedural import ProceduralEditor, parse_prompt
 from cosavatar_pipeline.errors import InputError
 

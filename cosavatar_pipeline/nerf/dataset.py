@@ -187,7 +187,7 @@ class AvatarDataset:
 
     def sample(self, rng: np.random.Generator, count: int, person_fraction: float, mouth_fraction: float = 0.0) -> tuple[RayBatch, Targets]:
         mouth_count = int(count * mouth_fraction)
-        person_count = int(count * person_fraction)
+        person_count = int(count * person_fraction) - mouth_count  # mouth rays are person rays: the background keeps its share
         picks = self._person_pixels[rng.integers(0, len(self._person_pixels), person_count)]
         uniform = rng.integers(0, len(self.train) * self.size * self.size, count - person_count - mouth_count)
         flat = np.concatenate([picks, uniform])

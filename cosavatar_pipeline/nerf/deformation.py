@@ -27,8 +27,9 @@ import torch
 from cosavatar_pipeline.face import landmarks as lm
 
 WARP_SIGMA_MM = 6.0  # radial falloff of one landmark's pull
-FAR_FIELD_MM = 9.0  # a point this far from a single landmark moves half as much as the landmark
-GATE_SIGMA_MM = 12.0  # the residual's reach around the mouth and eyes
+FAR_FIELD_MM = 12.0  # a point this far from a single landmark moves half as much as the landmark (88% on it)
+GATE_SIGMA_MM = 8.0  # the residual's reach around the mouth and eyes
+GATE_RESOLUTION = 64  # the gate is static per avatar: sampled once on a grid over the head box
 KEEP_RADIUS_MM = 22.0  # occupancy cells this close to the lips and jaw are never skipped
 GRID_SPACING_MM = 4.0  # the warp field's sampling, two thirds of the falloff: trilinear lookups keep its shape
 
@@ -105,23 +106,31 @@ class WarpFields:
         return WarpFields(self.box.to(device), self.values.to(device))
 
     def displacement(self, points: torch.Tensor, field_index: torch.Tensor) -> torch.Tensor:
-        """(P, 3) points in a frame's canonical head space, (P,) which frame's field -> (P, 3) displacement (z 0)."""
-        sizes = torch.tensor(self.values.shape[1:4], device=points.device)
+        """(P, 3) points in a frame's canonical head space, (P,) which frame's field -> (P, 3) displacement (z 0).
+
+        One trilinear ``grid_sample`` over all frames at once: the fields are stacked along x with a zero slab
+        between frames, so a lookup never blends two frames."""
+        frames, size_x, size_y, size_z = self.values.shape[:4]
+        sizes = torch.tensor([size_x, size_y, size_z], device=points.device, dtype=points.dtype)
         position = (points - self.box[0]) / GRID_SPACING_MM
-        inside = ((position >= 0) & (position <= sizes - 1)).all(dim=-1)
-        position = position.clamp(min=torch.zeros_like(sizes), max=sizes - 1 - 1e-4)
-        base = position.floor().long()
-        fraction = position - base
-        flat = self.values.reshape(-1, 2)
-        result = torch.zeros(points.shape[0], 2, dtype=points.dtype, device=points.device)
-        for corner in range(8):
-            step = torch.tensor([(corner >> 2) & 1, (corner >> 1) & 1, corner & 1], device=points.device)
-            vertex = base + step
-            weight = torch.where(step.bool(), fraction, 1 - fraction).prod(dim=-1, keepdim=True)
-            cell = ((field_index * sizes[0] + vertex[:, 0]) * sizes[1] + vertex[:, 1]) * sizes[2] + vertex[:, 2]
-            result += weight * flat[cell]
-        result = result * inside[:, None]
+        inside = ((position >= 0) & (position <= sizes - 1)).all(dim=-1, keepdim=True)
+        folded_x = field_index.to(points.dtype) * (size_x + 1) + position[:, 0].clamp(0, size_x - 1)
+        depth = frames * (size_x + 1)
+        grid = torch.stack(
+            [position[:, 2] / (size_z - 1) * 2 - 1, position[:, 1] / (size_y - 1) * 2 - 1, folded_x / (depth - 1) * 2 - 1], dim=-1
+        )
+        sampled = torch.nn.functional.grid_sample(
+            self._stacked(), grid.view(1, 1, 1, -1, 3), mode="bilinear", padding_mode="zeros", align_corners=True
+        )  # (1, 2, 1, 1, P)
+        result = sampled.view(2, -1).t() * inside
         return torch.cat([result, torch.zeros_like(result[:, :1])], dim=-1)
+
+    def _stacked(self) -> torch.Tensor:
+        """(1, 2, F * (X + 1), Y, Z): the frames' fields one after another along x, a zero slab after each."""
+        if getattr(self, "_stacked_cache", None) is None:
+            padded = torch.nn.functional.pad(self.values, (0, 0, 0, 0, 0, 0, 0, 1))  # (F, X + 1, Y, Z, 2)
+            self._stacked_cache = padded.reshape(-1, *padded.shape[2:]).permute(3, 0, 1, 2)[None].contiguous()
+        return self._stacked_cache
 
 
 def _splat(positions: np.ndarray, offsets: np.ndarray, counts: np.ndarray) -> torch.Tensor:
@@ -172,6 +181,23 @@ def residual_gate(neutral_points: torch.Tensor, gate_landmarks: torch.Tensor) ->
     with torch.no_grad():
         nearest = torch.cdist(neutral_points, gate_landmarks).amin(dim=-1, keepdim=True)
         return torch.exp(-0.5 * (nearest / GATE_SIGMA_MM) ** 2)
+
+
+def gate_volume(gate_landmarks: torch.Tensor, box: torch.Tensor, resolution: int = GATE_RESOLUTION) -> torch.Tensor:
+    """(1, 1, R, R, R) ``residual_gate`` sampled on the box's grid (index order z, y, x for ``grid_sample``)."""
+    axis = torch.linspace(-1, 1, resolution)
+    z, y, x = torch.meshgrid(axis, axis, axis, indexing="ij")
+    normalised = torch.stack([x, y, z], dim=-1).reshape(-1, 3)
+    points = (normalised + 1) / 2 * (box[1] - box[0]) + box[0]
+    return residual_gate(points, gate_landmarks).view(1, 1, resolution, resolution, resolution)
+
+
+def sample_gate(volume: torch.Tensor, normalised: torch.Tensor) -> torch.Tensor:
+    """(P, 3) points normalised to the head box -> (P, 1) gate, trilinear in ``gate_volume``."""
+    sampled = torch.nn.functional.grid_sample(
+        volume, normalised.view(1, 1, 1, -1, 3), mode="bilinear", padding_mode="border", align_corners=True
+    )
+    return sampled.view(-1, 1)
 
 
 def gate_landmark_ids() -> np.ndarray:

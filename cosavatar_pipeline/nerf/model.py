@@ -26,6 +26,9 @@ from cosavatar_pipeline.nerf.renderer import composite
 from cosavatar_pipeline.nerf.sampler import OccupancyGrid, normalise_to_box, stratified_samples
 
 
+WHITENED_CODE_LIMIT = 3.0
+
+
 @dataclass
 class FaceSetup:
     """What the warped head field needs from the video's face model."""
@@ -68,7 +71,9 @@ class AvatarModel(nn.Module):
         # whitening statistics travel with the avatar, so retargeted codes are read on its own terms
         self.register_buffer("code_mean", torch.as_tensor(face.code_mean, dtype=torch.float32))
         self.register_buffer("code_std", torch.as_tensor(face.code_std, dtype=torch.float32).clamp_min(1e-6))
-        self.register_buffer("gate_landmarks", identity[torch.as_tensor(deformation.gate_landmark_ids())], persistent=False)
+        gate_landmarks = identity[torch.as_tensor(deformation.gate_landmark_ids())]
+        box = torch.as_tensor(head_box, dtype=torch.float32)
+        self.register_buffer("gate", deformation.gate_volume(gate_landmarks, box), persistent=False)
         keep = identity[torch.as_tensor(deformation.keep_landmark_ids(face.identity))]
         self.head_occupancy.keep_near(keep, torch.as_tensor(head_box, dtype=torch.float32), deformation.KEEP_RADIUS_MM)
 
@@ -80,7 +85,9 @@ class AvatarModel(nn.Module):
         return head_rest + list(self.torso.mlp.parameters()) + [self.appearance]
 
     def whiten(self, codes: torch.Tensor) -> torch.Tensor:
-        return (codes - self.code_mean) / self.code_std
+        """Codes in standard deviations of the training clip, clipped to +-WHITENED_CODE_LIMIT: beyond that the
+        residual would extrapolate (the warp carries the motion)."""
+        return ((codes - self.code_mean) / self.code_std).clamp(-WHITENED_CODE_LIMIT, WHITENED_CODE_LIMIT)
 
     def _field_samples(self, evaluate, occupancy, points, depths, hit, box, skip_empty):
         """Evaluate one field at (R, S, 3) points; only in-box, occupied samples (gather, then scatter back).
@@ -107,7 +114,7 @@ class AvatarModel(nn.Module):
         codes = self.whiten(rays.expression)
 
         def evaluate(normalised, neutral_points, ray_of):
-            gate = deformation.residual_gate(neutral_points, self.gate_landmarks)
+            gate = deformation.sample_gate(self.gate, normalised)
             return self.head(normalised, gate * codes[ray_of], appearance[ray_of])
 
         return evaluate
@@ -167,7 +174,7 @@ class AvatarModel(nn.Module):
         device = self.head_box.device
         code = torch.from_numpy(dataset.expressions[frame]).to(device)
         latent = self.appearance[frame]
-        for field, grid, box in ((self.head, self.head_occupancy, self.head_box), (self.torso, self.torso_occupancy, self.torso_box)):
+        for field, grid in ((self.head, self.head_occupancy), (self.torso, self.torso_occupancy)):
             points = grid.probe_points().to(device)
             densities = []
             for chunk in points.split(65536):
@@ -175,8 +182,7 @@ class AvatarModel(nn.Module):
                     condition = torch.from_numpy(dataset.pose_conditions[frame]).to(device).expand(chunk.shape[0], -1)
                     densities.append(field(chunk, condition)[0])
                 elif self.warped:
-                    neutral = (chunk + 1) / 2 * (box[1] - box[0]) + box[0]
-                    gated = deformation.residual_gate(neutral, self.gate_landmarks) * self.whiten(code)
+                    gated = deformation.sample_gate(self.gate, chunk) * self.whiten(code)
                     densities.append(field(chunk, gated, latent.expand(chunk.shape[0], -1))[0])
                 else:
                     densities.append(field(chunk, torch.cat([code, latent]).expand(chunk.shape[0], -1))[0])

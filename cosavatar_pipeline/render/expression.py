@@ -89,3 +89,13 @@ def expression_figures(rendered: np.ndarray, reference: np.ndarray, reference_sc
         **follow_figures(render_signals, reference_signals, reference_scale),
         **follow_figures(floor_signals, reference_signals, 1.0, prefix="noise_floor_"),
     }
+
+
+MIN_FOLLOW_R, MIN_FOLLOW_GAIN = 0.5, 0.3
+
+
+def follows(figures: dict[str, float], prefix: str = "") -> bool:
+    """Whether the mouth follows the reference where the reference moves: r and gain over those frames at least
+    ``MIN_FOLLOW_R`` / ``MIN_FOLLOW_GAIN`` (NaN, e.g. no face re-detected, fails)."""
+    r, gain = figures[f"{prefix}mouth_r_moving"], figures[f"{prefix}mouth_gain_moving"]
+    return bool(r >= MIN_FOLLOW_R and gain >= MIN_FOLLOW_GAIN)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cosavatar_pipeline.face import landmarks as lm
 from cosavatar_pipeline.face.fitting import FitConfig, fit_face_model
 from cosavatar_pipeline.face.geometry import rigid_align
 from cosavatar_pipeline.face.landmarks import MIN_TRACKED_RATIO, track_landmarks
@@ -18,7 +19,6 @@ from cosavatar_pipeline.nerf.deformation import warp_offsets
 from cosavatar_pipeline.nerf.model import AvatarModel
 from cosavatar_pipeline.nerf.render import render_frames
 from cosavatar_pipeline.render.expression import expression_figures
-from cosavatar_pipeline.face import landmarks as lm
 
 
 @dataclass(frozen=True)

@@ -270,8 +270,8 @@ def demo(
     video: Optional[Path] = typer.Option(None, help="your own clip instead of the bundled synthetic sample"),
     preset: Optional[str] = typer.Option(None, help=f"default: $COSAVATAR_PRESET, else {DEFAULT_PRESET}"),
 ) -> None:
-    """Register the sample (or VIDEO), a reenactment driver and a sample edit; materialize every stage, apply the
-    edit, render the edited video and its reenactment by the driver."""
+    """Register the sample (or VIDEO), a reenactment driver and a sample edit; materialize every stage, check the
+    avatar moves when the driver drives it, apply the edit, render the edited video and its reenactment."""
     from cosavatar_pipeline.video.sample import make_sample_clips
 
     pipeline = _pipeline()
@@ -294,6 +294,9 @@ def demo(
         for message in outcome.failures:
             typer.secho(f"  failed: {message}", fg=typer.colors.RED, err=True)
     if not failed:
+        typer.echo(f"checking that the avatar of {target.name!r} moves: driven by {driver.name!r} (avatar_reenactment) ...")
+        failed |= not _report(pipeline.materialize_animation(target.name, driver.name))
+    if not failed:
         typer.echo(f"applying edit {spec.name!r} ({spec.prompt!r}, region {spec.region}) to {target.name!r} ...")
         try:
             outcome = pipeline.materialize_edit(spec.name, target.name, asset_config={"reenacted_render": {"driver": driver.name}})
@@ -310,10 +313,10 @@ def demo(
     _print_edit_figures(pipeline, spec.name, target.name)
     _print_mlflow_runs(pipeline, [target.name, driver.name, edit_key])
     typer.echo("")
-    for asset, file in (("reconstruction_render", "side_by_side.mp4"), ("final_render", "final.mp4"),
+    for asset, file in (("reconstruction_render", "side_by_side.mp4"), ("avatar_reenactment", "side_by_side.mp4"), ("final_render", "final.mp4"),
                         ("final_render", "side_by_side.mp4"), ("reenacted_render", "reenacted.mp4"),
                         ("reenacted_render", "side_by_side.mp4")):
-        partition = target.name if asset == "reconstruction_render" else edit_key
+        partition = target.name if asset in ("reconstruction_render", "avatar_reenactment") else edit_key
         path = pipeline.asset_folder(asset, partition) / file
         if path.exists():
             typer.secho(f"{asset:>22}: {path}", bold=True)

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.clips import SHARED_VIDEOS, prepare_clip  # noqa: E402
 from cosavatar_pipeline.nerf.allocator import tune_glibc_malloc  # noqa: E402
-from cosavatar_pipeline.nerf.config import nerf_config  # noqa: E402
+from cosavatar_pipeline.nerf.config import code_conditioning, nerf_config  # noqa: E402
 from cosavatar_pipeline.nerf.dataset import AvatarDataset  # noqa: E402
 from cosavatar_pipeline.nerf.evaluation import evaluate_holdout  # noqa: E402
 from cosavatar_pipeline.nerf.fields import DENSITY_BIAS  # noqa: E402
@@ -93,11 +93,15 @@ def main() -> None:
     ours = build_model(config, dataset)
     ours_optimizer = build_optimizer(ours, config)
     ours_rays, ours_samples = throughput(ours, ours_optimizer, dataset, config, args.throughput_steps, skip_empty=False)
-    baseline = build_model(config, dataset)
+    # the field-speed baseline keeps plain MLP conditioning (its field takes no warp or colour-only latent)
+    baseline_config = code_conditioning(config)
+    baseline = build_model(baseline_config, dataset)
     baseline.head = PositionalEncodingField(baseline.head.condition_dims)
     baseline.torso = PositionalEncodingField(baseline.torso.condition_dims)
     baseline_optimizer = torch.optim.Adam(baseline.parameters(), 1e-3)
-    base_rays, base_samples = throughput(baseline, baseline_optimizer, dataset, config, max(5, args.throughput_steps // 4), skip_empty=False)
+    base_rays, base_samples = throughput(
+        baseline, baseline_optimizer, dataset, baseline_config, max(5, args.throughput_steps // 4), skip_empty=False
+    )
     skip_rays, skip_samples = throughput(ours, ours_optimizer, dataset, config, args.throughput_steps, skip_empty=True)
     print(f"\nthroughput ({config.rays_per_step} rays x {config.head_samples + config.torso_samples} samples per step, 2 threads)")
     print(f"  PE-MLP 8x128 baseline   {base_rays:>9.0f} rays/s {base_samples:>11.0f} samples/s")

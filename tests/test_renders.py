@@ -77,7 +77,7 @@ def test_expression_figures_order_a_moving_and_a_frozen_render(real_clips):
     assert moving["mouth_r_moving"] > 0.99 and moving["mouth_gain_moving"] == pytest.approx(1.0, abs=0.01)
     assert moving["mouth_moving_frames"] > 30 and moving["noise_floor_mouth_r_moving"] > 0.9
     assert follows(moving)
-    neutral = manifest_of(real_clips, "face_coefficients", "man").info["neutral_frame"]
+    neutral = int(manifest_of(real_clips, "face_coefficients", "man").info["neutral_frame"])
     widest = int(np.argmax(lm.mouth_open_ratio(points)))
     for frozen_frame in (neutral, widest):
         frozen = expression_figures(np.repeat(frames[frozen_frame : frozen_frame + 1], len(frames), axis=0), frames)

@@ -28,6 +28,7 @@ from cosavatar_pipeline.face import landmarks as lm
 
 WARP_SIGMA_MM = 6.0  # radial falloff of one landmark's pull
 FAR_FIELD_MM = 12.0  # a point this far from a single landmark moves half as much as the landmark (88% on it)
+WARP_REFINEMENTS = 8  # residual corrections that make the field take each landmark's offset at the landmark
 GATE_SIGMA_MM = 8.0  # the residual's reach around the mouth and eyes
 GATE_RESOLUTION = 64  # the gate is static per avatar: sampled once on a grid over the head box
 KEEP_RADIUS_MM = 22.0  # occupancy cells this close to the lips and jaw are never skipped
@@ -96,7 +97,8 @@ class WarpFields:
         values = torch.empty(len(offsets), *counts.tolist(), 2)
         for start in range(0, len(offsets), frames_per_chunk):
             chunk = slice(start, start + frames_per_chunk)
-            sums = _splat((moved[chunk] - low) / GRID_SPACING_MM, offsets[chunk, :, :2], counts)
+            coefficients = warp_coefficients(moved[chunk], offsets[chunk, :, :2]).numpy()
+            sums = _splat((moved[chunk] - low) / GRID_SPACING_MM, coefficients, counts)
             sums = _gaussian_blur(sums, WARP_SIGMA_MM / GRID_SPACING_MM)
             values[chunk] = (sums[:, :2] / (sums[:, 2:] + far_weight)).permute(0, 2, 3, 4, 1)
         box = torch.as_tensor(np.stack([low, low + (counts - 1) * GRID_SPACING_MM]), dtype=torch.float32)
@@ -131,6 +133,24 @@ class WarpFields:
             padded = torch.nn.functional.pad(self.values, (0, 0, 0, 0, 0, 0, 0, 1))  # (F, X + 1, Y, Z, 2)
             self._stacked_cache = padded.reshape(-1, *padded.shape[2:]).permute(3, 0, 1, 2)[None].contiguous()
         return self._stacked_cache
+
+
+def warp_coefficients(moved: np.ndarray, offsets: np.ndarray, iterations: int = WARP_REFINEMENTS) -> torch.Tensor:
+    """(F, L, 3) moved landmarks, (F, L, C) their offsets -> (F, L, C) coefficients c such that the field
+    d(x) = sum_i w_i(x) c_i / (sum_i w_i(x) + w_far) takes (nearly) each landmark's own offset at the landmark.
+
+    With c = D the normalised sum averages a landmark's offset with its neighbours' (a lower lip next to a resting
+    upper lip moved only ~2/3 as far as it should); a few residual corrections c <- c + (D - d(landmarks)) undo that
+    without changing the field away from the face."""
+    points = torch.as_tensor(moved, dtype=torch.float32)
+    target = torch.as_tensor(offsets, dtype=torch.float32)
+    weights = torch.exp(-0.5 * torch.cdist(points, points).square() / WARP_SIGMA_MM**2)  # (F, L, L)
+    far_weight = float(np.exp(-0.5 * (FAR_FIELD_MM / WARP_SIGMA_MM) ** 2))
+    normalised = weights / (weights.sum(-1, keepdim=True) + far_weight)
+    coefficients = target.clone()
+    for _ in range(iterations):
+        coefficients = coefficients + (target - normalised @ coefficients)
+    return coefficients
 
 
 def _splat(positions: np.ndarray, offsets: np.ndarray, counts: np.ndarray) -> torch.Tensor:

@@ -34,7 +34,8 @@ def pupil_distance(points: np.ndarray) -> np.ndarray:
     return np.linalg.norm(points[..., lm.RIGHT_IRIS[0], :] - points[..., lm.LEFT_IRIS[0], :], axis=-1)
 
 
-def _connection_indices(*connection_sets) -> set[int]:
+def connection_indices(*connection_sets) -> set[int]:
+    """Landmark ids touched by mediapipe FaceMesh connection sets."""
     return {i for connections in connection_sets for pair in connections for i in pair}
 
 
@@ -47,10 +48,10 @@ def rigid_point_mask(canonical_mm: np.ndarray) -> np.ndarray:
     from mediapipe.python.solutions import face_mesh_connections as fmc
 
     count = len(canonical_mm)
-    eyes = _connection_indices(fmc.FACEMESH_LEFT_EYE, fmc.FACEMESH_RIGHT_EYE) | set(range(468, 478))
-    brows = _connection_indices(fmc.FACEMESH_LEFT_EYEBROW, fmc.FACEMESH_RIGHT_EYEBROW)
-    lips = _connection_indices(fmc.FACEMESH_LIPS)
-    contour = _connection_indices(fmc.FACEMESH_FACE_OVAL)
+    eyes = connection_indices(fmc.FACEMESH_LEFT_EYE, fmc.FACEMESH_RIGHT_EYE) | set(range(468, 478))
+    brows = connection_indices(fmc.FACEMESH_LEFT_EYEBROW, fmc.FACEMESH_RIGHT_EYEBROW)
+    lips = connection_indices(fmc.FACEMESH_LIPS)
+    contour = connection_indices(fmc.FACEMESH_FACE_OVAL)
     mask = np.ones(count, bool)
     mask[list(eyes | brows | lips | contour)] = False
     mask &= np.abs(canonical_mm[:, 0]) < 55.0

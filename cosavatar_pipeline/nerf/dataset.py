@@ -114,7 +114,8 @@ class AvatarDataset:
         self.person = region_mask(labels, "person")
         self.head = region_mask(labels, "head")
         # ignore band: hair below the chin, and a thin band around the head/torso border, where the split is a guess
-        chin_rows = self._chin_rows(face_model)
+        self.landmarks_2d = self._reprojected(face_model)
+        chin_rows = self.landmarks_2d[:, lm.CHIN, 1]
         rows = np.arange(self.size)[None, :, None]
         low_hair = (labels == L.HAIR) & (rows > chin_rows[:, None, None])
         kernel = np.ones((3, 3), np.uint8)
@@ -124,7 +125,6 @@ class AvatarDataset:
         self.rotations = face_model.head_rotation_world_from_canonical.astype(np.float32)
         self.translations = face_model.head_translation_world_from_canonical.astype(np.float32)
         self.pose_conditions = pose_conditions(face_model.head_rotation_world_from_canonical, face_model.head_translation_world_from_canonical)
-        self.landmarks_2d = self._reprojected(face_model)
         self.mouth_open = lm.mouth_open_ratio(self.landmarks_2d)
         segment_length = int(round(config.holdout_segment_seconds * fps)) if fps else 0
         self.holdout_segment = contiguous_segment(self.mouth_open, segment_length)
@@ -147,9 +147,6 @@ class AvatarDataset:
         self.config = config
         self.head_box = head_box_from_identity(face_model.identity)
         self.torso_box = torso_box_in_camera(face_model, self.size)
-
-    def _chin_rows(self, face_model: FaceModel) -> np.ndarray:
-        return self._reprojected(face_model)[:, lm.CHIN, 1]
 
     def _reprojected(self, face_model: FaceModel) -> np.ndarray:
         """(N, 478, 2) the fitted landmarks in pixels of these frames."""

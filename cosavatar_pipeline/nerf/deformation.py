@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from cosavatar_pipeline.face import landmarks as lm
+from cosavatar_pipeline.face.canonical import connection_indices
 
 WARP_SIGMA_MM = 6.0  # radial falloff of one landmark's pull
 FAR_FIELD_MM = 12.0  # a point this far from a single landmark moves half as much as the landmark (88% on it)
@@ -35,19 +36,15 @@ KEEP_RADIUS_MM = 22.0  # occupancy cells this close to the lips and jaw are neve
 GRID_SPACING_MM = 4.0  # the warp field's sampling, two thirds of the falloff: trilinear lookups keep its shape
 
 
-def _connection_points(*connection_sets) -> set[int]:
-    return {i for connections in connection_sets for pair in connections for i in pair}
-
-
 @lru_cache(maxsize=1)
 def _regions() -> dict[str, tuple[int, ...]]:
     from mediapipe.python.solutions import face_mesh_connections as fmc
 
     return {
-        "lips": tuple(sorted(_connection_points(fmc.FACEMESH_LIPS))),
-        "eyes": tuple(sorted(_connection_points(fmc.FACEMESH_LEFT_EYE, fmc.FACEMESH_RIGHT_EYE))),
-        "brows": tuple(sorted(_connection_points(fmc.FACEMESH_LEFT_EYEBROW, fmc.FACEMESH_RIGHT_EYEBROW))),
-        "contour": tuple(sorted(_connection_points(fmc.FACEMESH_FACE_OVAL))),
+        "lips": tuple(sorted(connection_indices(fmc.FACEMESH_LIPS))),
+        "eyes": tuple(sorted(connection_indices(fmc.FACEMESH_LEFT_EYE, fmc.FACEMESH_RIGHT_EYE))),
+        "brows": tuple(sorted(connection_indices(fmc.FACEMESH_LEFT_EYEBROW, fmc.FACEMESH_RIGHT_EYEBROW))),
+        "contour": tuple(sorted(connection_indices(fmc.FACEMESH_FACE_OVAL))),
     }
 
 

@@ -203,6 +203,41 @@ def test_landmark_warp_maps_the_moved_lower_lip_back_to_the_neutral_lip(real_cli
     assert np.abs(sampled[:, :2] - direct).max() < 1.5 and np.abs(sampled[:, :2] - direct).mean() < 0.1
 
 
+def test_open_mouth_points_go_behind_the_lips_instead_of_stretching_them():
+    """A hand-built inner-lip ring, 40 mm wide and nearly closed on the neutral face, opened 12 mm in one frame
+    (lower half down) and left closed in another. In the open frame a point in the gap at lip depth keeps its x/y
+    and goes the cavity's depth back; the air in front of the mouth and a point just below the moved lower lip are warped as
+    without a cavity; in the closed frame the same gap point is not pushed."""
+    from cosavatar_pipeline.nerf import cavity, deformation
+
+    angles = np.linspace(0, 2 * np.pi, len(cavity.INNER_LIP_RING), endpoint=False)
+    neutral = np.stack([20 * np.cos(angles), 0.2 * np.sin(angles), np.zeros_like(angles)], axis=1).astype(np.float32)
+    offsets = np.zeros((2, len(neutral), 3), np.float32)
+    offsets[0, neutral[:, 1] > 0.05, 1] = 12.0  # y grows downwards: the lower lip drops
+    ring = np.arange(len(neutral))
+    fields = deformation.WarpFields.build(neutral, offsets, ring, cavity_depth_mm=15.0)
+    plain = deformation.WarpFields.build(neutral, offsets)
+    gap, air, below_lip = [0.0, 6.0, 0.0], [0.0, 6.0, -10.0], [0.0, 14.0, 0.0]  # the lower lip: y 12.2
+    points = torch.tensor([[gap, air, below_lip]], dtype=torch.float32)
+
+    def warped(f, frame):
+        return deformation.warp_to_neutral(points, f, torch.tensor([frame]))[0].numpy()
+
+    open_frame, closed_frame = warped(fields, 0), warped(fields, 1)
+    np.testing.assert_allclose(open_frame[0], [0.0, 6.0, 15.0], atol=1e-3)
+    np.testing.assert_allclose(open_frame[1:], warped(plain, 0)[1:], atol=0.1)
+    assert abs(open_frame[2, 1] - 2.0) < 1.0  # 1.8 mm below the moved lower lip: as far below the neutral one
+    np.testing.assert_allclose(closed_frame[0], gap, atol=1e-3)
+
+
+def test_avatar_saved_before_the_cavity_loads_without_one():
+    from cosavatar_pipeline.nerf.config import NerfConfig
+
+    saved = NerfConfig(expression_control="landmark_warp").as_dict()
+    del saved["mouth_cavity_mm"]
+    assert NerfConfig.from_dict(saved).mouth_cavity_mm == 0.0 and NerfConfig().mouth_cavity_mm > 0
+
+
 def test_holdout_has_an_interleaved_set_and_a_contiguous_segment_of_wide_mouths():
     from cosavatar_pipeline.nerf.holdout import contiguous_segment, interleaved
 

@@ -1,7 +1,7 @@
 """Fit the face model to tracked landmarks: all frames at once, batched in PyTorch.
 
 Pose and non-rigid displacements are fitted jointly (a rigid-only fit lets mouth motion leak into pitch), with a
-20x heavier displacement penalty on the rigid point set, displacements constrained to zero mean over the clip,
+200x heavier displacement penalty on the rigid point set, displacements constrained to zero mean over the clip,
 second-difference smoothness on pose, and a fixed focal length (not observable from landmarks).
 """
 
@@ -72,6 +72,18 @@ def _initial_poses(shape_mm: np.ndarray, observed: np.ndarray, camera: Camera, s
     return np.array(rotations), np.array(translations)
 
 
+def _initial_displacements(identity: np.ndarray, observed: np.ndarray, rotvecs: np.ndarray, translations: np.ndarray, camera: Camera) -> np.ndarray:
+    """(N, P, 3) canonical displacements that put each landmark on its observed pixel at the initial pose (the
+    observation lifted to the depth of the identity's point). Adam moves a parameter by about its learning rate per
+    step, so starting from zero a yawn's 20 mm lower lip would not be reached within the iterations."""
+    rotations = np.stack([cv2.Rodrigues(r)[0] for r in rotvecs])  # world from canonical
+    in_camera = np.einsum("nij,pj->npi", rotations, identity) + translations[:, None]
+    depth = in_camera[..., 2:3]
+    lifted = np.concatenate([(observed - np.asarray(camera.principal_point)) / camera.focal_px * depth, depth], axis=-1)
+    canonical = np.einsum("nji,npj->npi", rotations, lifted - translations[:, None])
+    return canonical - identity[None]
+
+
 def _moving_average(values: np.ndarray, window: int = 5) -> np.ndarray:
     pad = window // 2
     padded = np.pad(values, ((pad, pad), (0, 0)), mode="edge")
@@ -109,7 +121,8 @@ def fit_face_model(
     rotvec = torch.tensor(rotvec0, dtype=dtype, requires_grad=True)
     translation = torch.tensor(translation0, dtype=dtype, requires_grad=True)
     identity = identity_prior.clone().requires_grad_(True)
-    displacement_raw = torch.zeros((count, *initial_identity.shape), dtype=dtype, requires_grad=True)
+    initial = _initial_displacements(initial_identity, observed, rotvec0, translation0, camera) * track.tracked[:, None, None]
+    displacement_raw = torch.tensor(initial, dtype=dtype, requires_grad=True)
     optimizer = torch.optim.Adam(
         [
             {"params": [rotvec], "lr": 2e-3},

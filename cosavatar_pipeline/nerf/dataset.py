@@ -11,7 +11,7 @@ import torch
 from cosavatar_pipeline.face import landmarks as lm
 from cosavatar_pipeline.face.geometry import matrix_to_axis_angle, mean_rotation
 from cosavatar_pipeline.face.model import FaceModel
-from cosavatar_pipeline.nerf import deformation
+from cosavatar_pipeline.nerf import cavity, deformation
 from cosavatar_pipeline.nerf.config import NerfConfig
 from cosavatar_pipeline.nerf.holdout import contiguous_segment, interleaved
 from cosavatar_pipeline.parsing import labels as L
@@ -166,12 +166,18 @@ class AvatarDataset:
             background=torch.from_numpy(self.plate[pixels[:, 1], pixels[:, 0]]),
         )
 
+    def warp_fields(self, offsets: np.ndarray) -> deformation.WarpFields:
+        """(F, L, 3) warp offsets (``warp_offsets`` rows or a retargeted motion's) -> their fields, with the mouth
+        cavity when the config has one."""
+        neutral = self.face_model.identity[self.warp_landmarks]
+        ring = cavity.ring_positions(self.warp_landmarks)
+        return deformation.WarpFields.build(neutral, offsets, ring, self.config.mouth_cavity_mm)
+
     def warp_fields_on(self, device) -> deformation.WarpFields:
         """The warp fields of every frame (built on first use), on ``device``; ``RayBatch.warp_index`` = frame id."""
         key = str(device)
         if key not in self._warp_fields:
-            neutral = self.face_model.identity[self.warp_landmarks]
-            self._warp_fields[key] = deformation.WarpFields.build(neutral, self.warp_offsets).to(device)
+            self._warp_fields[key] = self.warp_fields(self.warp_offsets).to(device)
         return self._warp_fields[key]
 
     def _mouth_box_pixels(self, rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -26,6 +26,7 @@ import torch
 
 from cosavatar_pipeline.face import landmarks as lm
 from cosavatar_pipeline.face.canonical import connection_indices
+from cosavatar_pipeline.nerf.cavity import MouthCavity
 
 WARP_SIGMA_MM = 6.0  # radial falloff of one landmark's pull
 FAR_FIELD_MM = 12.0  # a point this far from a single landmark moves half as much as the landmark (88% on it)
@@ -77,10 +78,20 @@ class WarpFields:
 
     box: torch.Tensor  # (2, 3) mm, (min, max)
     values: torch.Tensor  # (F, X, Y, Z, 2) mm: x/y displacement at the grid's vertices
+    cavity: MouthCavity | None = None  # where the frames' mouths are open (nerf/cavity.py)
 
     @classmethod
-    def build(cls, neutral_landmarks: np.ndarray, offsets: np.ndarray, frames_per_chunk: int = 16) -> "WarpFields":
-        """neutral_landmarks (L, 3) mm, offsets (F, L, 3) mm (z ignored) -> the frames' fields.
+    def build(
+        cls,
+        neutral_landmarks: np.ndarray,
+        offsets: np.ndarray,
+        cavity_ring: np.ndarray | None = None,
+        cavity_depth_mm: float = 0.0,
+        frames_per_chunk: int = 16,
+    ) -> "WarpFields":
+        """neutral_landmarks (L, 3) mm, offsets (F, L, 3) mm (z ignored) -> the frames' fields. cavity_ring: the
+        inner-lip ring's positions among the L landmarks (``cavity.ring_positions``); with a depth > 0 the open
+        mouth's inside is pushed that far back instead of being warped.
 
         The sums over landmarks are computed as splat-and-blur: each moved landmark is splatted (trilinearly) onto
         the grid with its offset and a unit weight, both grids are blurred with the unnormalised Gaussian
@@ -99,10 +110,14 @@ class WarpFields:
             sums = _gaussian_blur(sums, WARP_SIGMA_MM / GRID_SPACING_MM)
             values[chunk] = (sums[:, :2] / (sums[:, 2:] + far_weight)).permute(0, 2, 3, 4, 1)
         box = torch.as_tensor(np.stack([low, low + (counts - 1) * GRID_SPACING_MM]), dtype=torch.float32)
-        return cls(box, values)
+        cavity = None
+        if cavity_ring is not None and cavity_depth_mm > 0:
+            cavity = MouthCavity.build(neutral_landmarks[cavity_ring], offsets[:, cavity_ring], cavity_depth_mm)
+        return cls(box, values, cavity)
 
     def to(self, device) -> "WarpFields":
-        return WarpFields(self.box.to(device), self.values.to(device))
+        cavity = self.cavity.to(device) if self.cavity is not None else None
+        return WarpFields(self.box.to(device), self.values.to(device), cavity)
 
     def displacement(self, points: torch.Tensor, field_index: torch.Tensor) -> torch.Tensor:
         """(P, 3) points in a frame's canonical head space, (P,) which frame's field -> (P, 3) displacement (z 0).
@@ -185,10 +200,18 @@ def _gaussian_blur(volume: torch.Tensor, sigma_cells: float) -> torch.Tensor:
 
 def warp_to_neutral(points: torch.Tensor, fields: WarpFields, field_index: torch.Tensor) -> torch.Tensor:
     """points (R, S, 3) of R rays in their frame's canonical head space (mm), field_index (R,) each ray's frame in
-    ``fields`` -> (R, S, 3) points on the neutral face. No gradient flows through the warp: it is data."""
+    ``fields`` -> (R, S, 3) points on the neutral face. No gradient flows through the warp: it is data.
+
+    Inside an open mouth (``fields.cavity``) a point keeps its x/y and goes the cavity's depth back instead."""
     with torch.no_grad():
+        flat_points = points.reshape(-1, 3)
         flat_index = field_index[:, None].expand(-1, points.shape[1]).reshape(-1)
-        pull = fields.displacement(points.reshape(-1, 3), flat_index)
+        pull = fields.displacement(flat_points, flat_index)
+        if fields.cavity is not None:
+            inside = fields.cavity.share(flat_points, flat_index)[:, None]
+            backwards = torch.zeros_like(pull)
+            backwards[:, 2] = -fields.cavity.depth_mm
+            pull = torch.lerp(pull, backwards, inside)
         return points - pull.view_as(points)
 
 

@@ -7,7 +7,6 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from cosavatar_pipeline.nerf import deformation
 from cosavatar_pipeline.nerf.dataset import AvatarDataset, RayBatch, pose_conditions
 from cosavatar_pipeline.nerf.model import AvatarModel
 
@@ -46,7 +45,7 @@ def render_frames(
     outputs = {"rgb": [], "opacity": [], "depth": [], "head_share": []}
     warp = None
     if model.warped:
-        warp = deformation.WarpFields.build(dataset.face_model.identity[dataset.warp_landmarks], warp_offsets).to(device)
+        warp = dataset.warp_fields(warp_offsets).to(device)
     for index in range(count):
         frame_out = {k: [] for k in outputs}
         for start in range(0, len(pixels), CHUNK):

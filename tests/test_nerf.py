@@ -187,7 +187,7 @@ def test_landmark_warp_maps_the_moved_lower_lip_back_to_the_neutral_lip(real_cli
     lower_lip, forehead = identity[lm.LOWER_INNER_LIP_CENTRE], identity[10]
     assert lm.LOWER_INNER_LIP_CENTRE in ids[below_mouth]
     points = torch.tensor(np.stack([lower_lip + [0, 10, 0], forehead])[None], dtype=torch.float32)  # (1 ray, 2, 3)
-    warped = deformation.warp_to_neutral(points, fields, torch.zeros(1, dtype=torch.long))[0].numpy()
+    warped = deformation.warp_to_neutral(points, fields, torch.zeros(1, dtype=torch.long))[0][0].numpy()
     assert np.linalg.norm(warped[0] - lower_lip) < 2.0  # 10 mm of motion undone to within 2 mm (1.5 mm measured)
     assert np.linalg.norm(warped[1] - forehead) < 0.05
     # the grid against the formula it samples, around the moved face
@@ -221,13 +221,17 @@ def test_open_mouth_points_go_behind_the_lips_instead_of_stretching_them():
     points = torch.tensor([[gap, air, below_lip]], dtype=torch.float32)
 
     def warped(f, frame):
-        return deformation.warp_to_neutral(points, f, torch.tensor([frame]))[0].numpy()
+        return deformation.warp_to_neutral(points, f, torch.tensor([frame]))[0][0].numpy()
 
     open_frame, closed_frame = warped(fields, 0), warped(fields, 1)
     np.testing.assert_allclose(open_frame[0], [0.0, 6.0, 15.0], atol=1e-3)
     np.testing.assert_allclose(open_frame[1:], warped(plain, 0)[1:], atol=0.1)
     assert abs(open_frame[2, 1] - 2.0) < 1.0  # 1.8 mm below the moved lower lip: as far below the neutral one
     np.testing.assert_allclose(closed_frame[0], gap, atol=1e-3)
+    # the gap is "unseen" (rendered with the mouth-interior colour) only when no training frame opened it
+    only_closed_seen = deformation.WarpFields.build(neutral, offsets, ring, cavity_depth_mm=15.0, seen_offsets=offsets[1:])
+    assert deformation.warp_to_neutral(points, fields, torch.tensor([0]))[1][0, 0] < 1e-3
+    assert deformation.warp_to_neutral(points, only_closed_seen, torch.tensor([0]))[1][0, 0] > 0.99
 
 
 def test_avatar_saved_before_the_cavity_loads_without_one():

@@ -45,6 +45,9 @@ class Targets:
         return Targets(**{k: v.to(device) for k, v in self.__dict__.items()})
 
 
+MIN_OPEN_MOUTH_RATIO = 0.1  # inner-lip gap over the inter-ocular distance: lips clearly apart
+
+
 def pose_conditions(
     rotations: np.ndarray, translations: np.ndarray, reference: tuple[np.ndarray, np.ndarray] | None = None
 ) -> np.ndarray:
@@ -171,7 +174,8 @@ class AvatarDataset:
         cavity when the config has one."""
         neutral = self.face_model.identity[self.warp_landmarks]
         ring = cavity.ring_positions(self.warp_landmarks)
-        return deformation.WarpFields.build(neutral, offsets, ring, self.config.mouth_cavity_mm)
+        seen = self.warp_offsets[self.train]
+        return deformation.WarpFields.build(neutral, offsets, ring, self.config.mouth_cavity_mm, seen)
 
     def warp_fields_on(self, device) -> deformation.WarpFields:
         """The warp fields of every frame (built on first use), on ``device``; ``RayBatch.warp_index`` = frame id."""
@@ -179,6 +183,21 @@ class AvatarDataset:
         if key not in self._warp_fields:
             self._warp_fields[key] = self.warp_fields(self.warp_offsets).to(device)
         return self._warp_fields[key]
+
+    def mouth_interior_rgb(self) -> np.ndarray:
+        """(3,) in [0, 1]: the inside of this person's open mouth, the mean of the darker half of the pixels inside
+        the inner lips over the training frames that open them (a dark red when none does)."""
+        ring = list(cavity.INNER_LIP_RING)
+        inside = []
+        for frame in self.train[self.mouth_open[self.train] >= MIN_OPEN_MOUTH_RATIO]:
+            mask = np.zeros((self.size, self.size), np.uint8)
+            cv2.fillPoly(mask, [np.round(self.landmarks_2d[frame, ring]).astype(np.int32)], 1)
+            inside.append(self.frames[frame][mask.astype(bool)])
+        pixels = np.concatenate(inside) if inside else np.zeros((0, 3))
+        if len(pixels) < 16:
+            return np.array([0.25, 0.08, 0.08], np.float32)
+        luminance = pixels @ np.array([0.299, 0.587, 0.114])
+        return (pixels[luminance <= np.median(luminance)].mean(axis=0) / 255.0).astype(np.float32)
 
     def _mouth_box_pixels(self, rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``count`` (frame id, row, col) uniformly inside training frames' mouth boxes, open mouths drawn more."""

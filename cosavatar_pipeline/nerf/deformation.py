@@ -87,11 +87,13 @@ class WarpFields:
         offsets: np.ndarray,
         cavity_ring: np.ndarray | None = None,
         cavity_depth_mm: float = 0.0,
+        seen_offsets: np.ndarray | None = None,
         frames_per_chunk: int = 16,
     ) -> "WarpFields":
         """neutral_landmarks (L, 3) mm, offsets (F, L, 3) mm (z ignored) -> the frames' fields. cavity_ring: the
         inner-lip ring's positions among the L landmarks (``cavity.ring_positions``); with a depth > 0 the open
-        mouth's inside is pushed that far back instead of being warped.
+        mouth's inside is pushed that far back instead of being warped. seen_offsets (T, L, 3): the training frames'
+        offsets, which say how far the clip ever opened the mouth (default: these frames).
 
         The sums over landmarks are computed as splat-and-blur: each moved landmark is splatted (trilinearly) onto
         the grid with its offset and a unit weight, both grids are blurred with the unnormalised Gaussian
@@ -112,7 +114,8 @@ class WarpFields:
         box = torch.as_tensor(np.stack([low, low + (counts - 1) * GRID_SPACING_MM]), dtype=torch.float32)
         cavity = None
         if cavity_ring is not None and cavity_depth_mm > 0:
-            cavity = MouthCavity.build(neutral_landmarks[cavity_ring], offsets[:, cavity_ring], cavity_depth_mm)
+            seen = None if seen_offsets is None else seen_offsets[:, cavity_ring]
+            cavity = MouthCavity.build(neutral_landmarks[cavity_ring], offsets[:, cavity_ring], cavity_depth_mm, seen)
         return cls(box, values, cavity)
 
     def to(self, device) -> "WarpFields":
@@ -127,17 +130,22 @@ class WarpFields:
         frames, size_x, size_y, size_z = self.values.shape[:4]
         sizes = torch.tensor([size_x, size_y, size_z], device=points.device, dtype=points.dtype)
         position = (points - self.box[0]) / GRID_SPACING_MM
-        inside = ((position >= 0) & (position <= sizes - 1)).all(dim=-1, keepdim=True)
-        folded_x = field_index.to(points.dtype) * (size_x + 1) + position[:, 0].clamp(0, size_x - 1)
+        # only points inside the box can move (about half of a ray's samples): look up just those
+        inside = torch.nonzero(((position >= 0) & (position <= sizes - 1)).all(dim=-1), as_tuple=False)[:, 0]
+        result = torch.zeros_like(points)
+        if inside.numel() == 0:
+            return result
+        position = position[inside]
+        folded_x = field_index[inside].to(points.dtype) * (size_x + 1) + position[:, 0]
         depth = frames * (size_x + 1)
         grid = torch.stack(
             [position[:, 2] / (size_z - 1) * 2 - 1, position[:, 1] / (size_y - 1) * 2 - 1, folded_x / (depth - 1) * 2 - 1], dim=-1
         )
         sampled = torch.nn.functional.grid_sample(
             self._stacked(), grid.view(1, 1, 1, -1, 3), mode="bilinear", padding_mode="zeros", align_corners=True
-        )  # (1, 2, 1, 1, P)
-        result = sampled.view(2, -1).t() * inside
-        return torch.cat([result, torch.zeros_like(result[:, :1])], dim=-1)
+        )  # (1, 2, 1, 1, P_inside)
+        result[inside, :2] = sampled.view(2, -1).t()
+        return result
 
     def _stacked(self) -> torch.Tensor:
         """(1, 2, F * (X + 1), Y, Z): the frames' fields one after another along x, a zero slab after each."""
@@ -198,21 +206,25 @@ def _gaussian_blur(volume: torch.Tensor, sigma_cells: float) -> torch.Tensor:
     return volume
 
 
-def warp_to_neutral(points: torch.Tensor, fields: WarpFields, field_index: torch.Tensor) -> torch.Tensor:
+def warp_to_neutral(
+    points: torch.Tensor, fields: WarpFields, field_index: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """points (R, S, 3) of R rays in their frame's canonical head space (mm), field_index (R,) each ray's frame in
-    ``fields`` -> (R, S, 3) points on the neutral face. No gradient flows through the warp: it is data.
+    ``fields`` -> (R, S, 3) points on the neutral face, and (R, S) how much of each lies in a part of the open mouth
+    no training frame showed (None without a cavity). No gradient flows through the warp: it is data.
 
     Inside an open mouth (``fields.cavity``) a point keeps its x/y and goes the cavity's depth back instead."""
     with torch.no_grad():
         flat_points = points.reshape(-1, 3)
         flat_index = field_index[:, None].expand(-1, points.shape[1]).reshape(-1)
         pull = fields.displacement(flat_points, flat_index)
-        if fields.cavity is not None:
-            inside = fields.cavity.share(flat_points, flat_index)[:, None]
-            backwards = torch.zeros_like(pull)
-            backwards[:, 2] = -fields.cavity.depth_mm
-            pull = torch.lerp(pull, backwards, inside)
-        return points - pull.view_as(points)
+        if fields.cavity is None:
+            return points - pull.view_as(points), None
+        shares = fields.cavity.shares(flat_points, flat_index)
+        backwards = torch.zeros_like(pull)
+        backwards[:, 2] = -fields.cavity.depth_mm
+        pull = torch.lerp(pull, backwards, shares[:, :1])
+        return points - pull.view_as(points), shares[:, 1].view(points.shape[:2])
 
 
 def residual_gate(neutral_points: torch.Tensor, gate_landmarks: torch.Tensor) -> torch.Tensor:

@@ -27,6 +27,7 @@ from cosavatar_pipeline.nerf.sampler import OccupancyGrid, normalise_to_box, str
 
 
 WHITENED_CODE_LIMIT = 3.0
+UNSEEN_MOUTH_DENSITY = 50.0  # per cm: the never-seen inside of a mouth is opaque (the back of the head lies beyond)
 
 
 @dataclass
@@ -37,6 +38,7 @@ class FaceSetup:
     warp_landmarks: np.ndarray  # (L,) landmark ids that drive the warp
     code_mean: np.ndarray  # (K,) over the training frames
     code_std: np.ndarray  # (K,)
+    mouth_interior_rgb: np.ndarray  # (3,) in [0, 1]: what a mouth opened wider than the clip ever did shows inside
 
 
 class AvatarModel(nn.Module):
@@ -71,6 +73,8 @@ class AvatarModel(nn.Module):
         # whitening statistics travel with the avatar, so retargeted codes are read on its own terms
         self.register_buffer("code_mean", torch.as_tensor(face.code_mean, dtype=torch.float32))
         self.register_buffer("code_std", torch.as_tensor(face.code_std, dtype=torch.float32).clamp_min(1e-6))
+        if self.config.mouth_cavity_mm > 0:
+            self.register_buffer("mouth_interior", torch.as_tensor(face.mouth_interior_rgb, dtype=torch.float32))
         gate_landmarks = identity[torch.as_tensor(deformation.gate_landmark_ids())]
         box = torch.as_tensor(head_box, dtype=torch.float32)
         self.register_buffer("gate", deformation.gate_volume(gate_landmarks, box), persistent=False)
@@ -138,14 +142,17 @@ class AvatarModel(nn.Module):
         head_depths, head_widths, head_points, head_hit = _ray_samples(
             head_origins, head_directions, self.head_box, self.config.head_samples, jitter
         )
+        unseen_mouth = None
         if self.warped:
             if warp is None:
                 raise ValueError("a landmark_warp avatar renders with the frames' WarpFields")
-            head_points = deformation.warp_to_neutral(head_points, warp, rays.warp_index)
+            head_points, unseen_mouth = deformation.warp_to_neutral(head_points, warp, rays.warp_index)
         head = self._field_samples(
             self._head_evaluator(rays, appearance), self.head_occupancy, head_points, head_depths, head_hit,
             self.head_box, skip_empty,
         )
+        if unseen_mouth is not None:
+            head = self._fill_unseen_mouth(head, unseen_mouth * head_hit[:, None])
         torso_depths, torso_widths, torso_points, torso_hit = _ray_samples(
             origins, directions, self.torso_box, self.config.torso_samples, jitter
         )
@@ -165,6 +172,13 @@ class AvatarModel(nn.Module):
         )
         output["evaluated_samples"] = head[2] + torso[2]
         return output
+
+    def _fill_unseen_mouth(self, head: tuple, unseen: torch.Tensor) -> tuple:
+        """Samples inside a part of the mouth no training frame opened take the clip's mouth-interior colour."""
+        density, rgb, evaluated = head
+        density = torch.lerp(density, torch.full_like(density, UNSEEN_MOUTH_DENSITY), unseen)
+        rgb = torch.lerp(rgb, self.mouth_interior.expand_as(rgb), unseen[..., None])
+        return density, rgb, evaluated
 
     @torch.no_grad()
     def refresh_occupancy(self, dataset, rng: np.random.Generator) -> None:

@@ -34,7 +34,9 @@ class TrainingRun:
 
 def build_model(config: NerfConfig, dataset: AvatarDataset) -> AvatarModel:
     codes = dataset.expressions[dataset.train]
-    face = FaceSetup(dataset.face_model.identity, dataset.warp_landmarks, codes.mean(axis=0), codes.std(axis=0))
+    face = FaceSetup(
+        dataset.face_model.identity, dataset.warp_landmarks, codes.mean(axis=0), codes.std(axis=0), dataset.mouth_interior_rgb()
+    )
     return AvatarModel(config, dataset.count, dataset.expressions.shape[1], dataset.head_box, dataset.torso_box, face)
 
 

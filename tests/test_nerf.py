@@ -205,30 +205,34 @@ def test_landmark_warp_maps_the_moved_lower_lip_back_to_the_neutral_lip(real_cli
 
 def test_open_mouth_points_go_behind_the_lips_instead_of_stretching_them():
     """A hand-built inner-lip ring, 40 mm wide and nearly closed on the neutral face, opened 12 mm in one frame
-    (lower half down) and left closed in another. In the open frame a point in the gap at lip depth keeps its x/y
-    and goes the cavity's depth back; the air in front of the mouth and a point just below the moved lower lip are warped as
-    without a cavity; in the closed frame the same gap point is not pushed."""
+    (lower lip down) and left closed in another. In the open frame a point in the gap at lip depth keeps its x and
+    goes the cavity's depth back, as far from the neutral seam as from its nearer lip (below the seam for the upper
+    lip, above for the lower); the air in front of the mouth and a point just below the moved lower lip are warped
+    as without a cavity; in the closed frame the gap point is not moved."""
     from cosavatar_pipeline.nerf import cavity, deformation
 
-    angles = np.linspace(0, 2 * np.pi, len(cavity.INNER_LIP_RING), endpoint=False)
-    neutral = np.stack([20 * np.cos(angles), 0.2 * np.sin(angles), np.zeros_like(angles)], axis=1).astype(np.float32)
+    angles = np.linspace(0, 2 * np.pi, len(cavity.INNER_LIP_RING), endpoint=False)  # upper lip first (y up is -)
+    neutral = np.stack([20 * np.cos(angles), -0.2 * np.sin(angles), np.zeros_like(angles)], axis=1).astype(np.float32)
     offsets = np.zeros((2, len(neutral), 3), np.float32)
     offsets[0, neutral[:, 1] > 0.05, 1] = 12.0  # y grows downwards: the lower lip drops
     ring = np.arange(len(neutral))
     fields = deformation.WarpFields.build(neutral, offsets, ring, cavity_depth_mm=15.0)
     plain = deformation.WarpFields.build(neutral, offsets)
-    gap, air, below_lip = [0.0, 6.0, 0.0], [0.0, 6.0, -10.0], [0.0, 14.0, 0.0]  # the lower lip: y 12.2
-    points = torch.tensor([[gap, air, below_lip]], dtype=torch.float32)
+    # at x = 0 the gap spans y -0.2 .. 12.2; the air point is farther than FRONT_MARGIN_MM in front of the lips
+    near_upper, near_lower, air, below_lip = [0.0, 3.0, 0.0], [0.0, 10.0, 0.0], [0.0, 6.0, -15.0], [0.0, 14.0, 0.0]
+    points = torch.tensor([[near_upper, near_lower, air, below_lip]], dtype=torch.float32)
 
     def warped(f, frame):
         return deformation.warp_to_neutral(points, f, torch.tensor([frame]))[0][0].numpy()
 
     open_frame, closed_frame = warped(fields, 0), warped(fields, 1)
-    np.testing.assert_allclose(open_frame[0], [0.0, 6.0, 15.0], atol=1e-3)
-    np.testing.assert_allclose(open_frame[1:], warped(plain, 0)[1:], atol=0.1)
-    assert abs(open_frame[2, 1] - 2.0) < 1.0  # 1.8 mm below the moved lower lip: as far below the neutral one
-    np.testing.assert_allclose(closed_frame[0], gap, atol=1e-3)
-    # the gap is "unseen" (rendered with the mouth-interior colour) only when no training frame opened it
+    seam = fields.cavity.seam_y
+    np.testing.assert_allclose(open_frame[0], [0.0, seam + 3.2, 15.0], atol=0.6)
+    np.testing.assert_allclose(open_frame[1], [0.0, seam - 2.2, 15.0], atol=0.6)
+    np.testing.assert_allclose(open_frame[2:], warped(plain, 0)[2:], atol=0.1)
+    assert abs(open_frame[3, 1] - 2.0) < 1.0  # 1.8 mm below the moved lower lip: as far below the neutral one
+    np.testing.assert_allclose(closed_frame[:2], [near_upper, near_lower], atol=1e-3)
+    # "unseen" (rendered in the mouth-interior colour) only where no training frame opened the mouth that far
     only_closed_seen = deformation.WarpFields.build(neutral, offsets, ring, cavity_depth_mm=15.0, seen_offsets=offsets[1:])
     assert deformation.warp_to_neutral(points, fields, torch.tensor([0]))[1][0, 0] < 1e-3
     assert deformation.warp_to_neutral(points, only_closed_seen, torch.tensor([0]))[1][0, 0] > 0.99

@@ -30,7 +30,7 @@ class NerfConfig:
     expression_dims: int = 32  # uses at most this many of the face model's codes
     expression_variance: float = 0.95  # landmark_warp: the fewest components explaining this share of the clip's
     appearance_weight: float = 0.01  # landmark_warp: L2 penalty on the per-frame (colour-only) appearance latents
-    mouth_cavity_mm: float = 15.0  # landmark_warp: how far the open mouth's inside is pushed back (0: stretched lips)
+    mouth_cavity_mm: float = 25.0  # landmark_warp: how far the open mouth's inside is pushed back (0: stretched lips)
     mouth_ray_fraction: float = 0.15  # of each batch, from a box around lips and jaw (open mouths drawn more often)
     mouth_loss_weight: float = 2.0  # photometric weight of those rays
     head_samples: int = 32

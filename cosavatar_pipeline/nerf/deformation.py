@@ -115,7 +115,9 @@ class WarpFields:
         cavity = None
         if cavity_ring is not None and cavity_depth_mm > 0:
             seen = None if seen_offsets is None else seen_offsets[:, cavity_ring]
-            cavity = MouthCavity.build(neutral_landmarks[cavity_ring], offsets[:, cavity_ring], cavity_depth_mm, seen)
+            cavity = MouthCavity.build(
+                neutral_landmarks[cavity_ring], offsets[:, cavity_ring], cavity_depth_mm, seen, neutral_landmarks
+            )
         return cls(box, values, cavity)
 
     def to(self, device) -> "WarpFields":
@@ -213,7 +215,7 @@ def warp_to_neutral(
     ``fields`` -> (R, S, 3) points on the neutral face, and (R, S) how much of each lies in a part of the open mouth
     no training frame showed (None without a cavity). No gradient flows through the warp: it is data.
 
-    Inside an open mouth (``fields.cavity``) a point keeps its x/y and goes the cavity's depth back instead."""
+    Inside an open mouth (``fields.cavity``) a point goes behind the neutral lips instead (``MouthCavity``)."""
     with torch.no_grad():
         flat_points = points.reshape(-1, 3)
         flat_index = field_index[:, None].expand(-1, points.shape[1]).reshape(-1)
@@ -221,10 +223,8 @@ def warp_to_neutral(
         if fields.cavity is None:
             return points - pull.view_as(points), None
         shares = fields.cavity.shares(flat_points, flat_index)
-        backwards = torch.zeros_like(pull)
-        backwards[:, 2] = -fields.cavity.depth_mm
-        pull = torch.lerp(pull, backwards, shares[:, :1])
-        return points - pull.view_as(points), shares[:, 1].view(points.shape[:2])
+        warped = torch.lerp(flat_points - pull, fields.cavity.inside_points(flat_points, shares), shares[:, :1])
+        return warped.view_as(points), shares[:, 3].view(points.shape[:2])
 
 
 def residual_gate(neutral_points: torch.Tensor, gate_landmarks: torch.Tensor) -> torch.Tensor:

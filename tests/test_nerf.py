@@ -267,3 +267,10 @@ def test_avatar_reports_both_holdouts_and_expression_figures(trained_avatars):
     # the reference's detector noise floor on the segment: the source blurred to the render's sharpness
     assert info["segment_noise_floor_mouth_r"] > 0.8
     assert info["expression_control"] == "landmark_warp" and 4 <= info["expression_components"] <= 32
+    # the colour a never-lit mouth inside takes, stored with the avatar: darker than the person's face
+    tensors, _ = load_checkpoint(manifest_of(trained_avatars, "avatar", "woman").directory)
+    from cosavatar_pipeline.video.frames import FRAMES_FILE
+
+    frames = np.load(manifest_of(trained_avatars, "frames", "woman").path(FRAMES_FILE), mmap_mode="r")
+    face = frames[0, frames.shape[1] // 3 : frames.shape[1] // 2, frames.shape[2] // 3 : 2 * frames.shape[2] // 3]
+    assert tensors["model.mouth_interior"].mean() < face.mean() / 255.0 - 0.15

@@ -4,8 +4,8 @@ being stretched across them.
 A smooth warp cannot open a hole. Between parted lips it interpolates the two lips' offsets, so the whole gap maps
 onto the seam of the neutral mouth and renders as stretched lip (an open mouth then reads as a tall closed one, and
 a driver's yawn shows lip colour smeared over the opening). The cavity gives the opening a place of its own: a
-point of the frame's head space whose x/y lies inside the frame's inner-lip ring, and which is not in front of the
-lips, is sent ``depth_mm`` back, where the neutral face's field lies behind the lips in every closed-mouth frame and
+point of the frame's head space whose x/y lies inside the frame's inner-lip ring, and which is not far in front of
+the lips (``FRONT_MARGIN_MM``), is sent ``depth_mm`` back, where the neutral face's field lies behind the lips in every closed-mouth frame and
 is free to learn teeth and the dark mouth. It keeps its x; its y is read from the nearer lip: a point a mm below
 the upper inner lip goes a mm below the neutral mouth's seam (the upper teeth), a point b mm above the lower inner
 lip goes b mm above the seam (the lower lip's inside). Both sides keep their distances, so teeth keep their size

@@ -27,6 +27,11 @@ def fitted(real_clips):
 _manifest = manifest_of
 
 
+def _lip_gap_y(shapes: np.ndarray) -> np.ndarray:
+    """(N, 478, 3) canonical shapes -> (N,) mm from the upper to the lower inner lip, vertically."""
+    return shapes[:, lm.LOWER_INNER_LIP_CENTRE, 1] - shapes[:, lm.UPPER_INNER_LIP_CENTRE, 1]
+
+
 def _mouth_open_ratio(shapes: np.ndarray) -> np.ndarray:
     """Inner-lip gap over forehead-to-chin height, on canonical 3D shapes (N, 478, 3)."""
     gap = np.linalg.norm(shapes[:, lm.UPPER_INNER_LIP_CENTRE] - shapes[:, lm.LOWER_INNER_LIP_CENTRE], axis=-1)
@@ -90,10 +95,15 @@ def test_retarget_driver_mouth_onto_target(fitted):
     np.testing.assert_allclose(moved.scale[:2], expected[:2])
     assert 0.7 < moved.scale[1] < 1.4
     driver_ratio = _mouth_open_ratio(driver.identity[None] + driver.displacements)
-    target_ratio = _mouth_open_ratio(target.shapes(codes))
     widest = int(np.argmax(driver_ratio))
     assert driver_ratio[widest] > 0.2  # a wide-open mouth
-    assert abs(target_ratio[widest] - driver_ratio[widest]) < 0.03
+    # the warp reads the displacements: the driver's lip gap change, scaled to her face's height
+    driver_opening = _lip_gap_y(driver.identity[None] + driver.displacements[widest]) - _lip_gap_y(driver.identity[None])
+    target_opening = _lip_gap_y(target.identity[None] + moved.displacements[widest]) - _lip_gap_y(target.identity[None])
+    assert target_opening[0] == pytest.approx(driver_opening[0] * moved.scale[1], rel=0.02)
+    # the residual's codes, on her expression basis, describe the same opening
+    warped_ratio = _mouth_open_ratio(target.identity[None] + moved.displacements)
+    assert abs(_mouth_open_ratio(target.shapes(codes))[widest] - warped_ratio[widest]) < 0.1 * warped_ratio[widest]
     # the driver's head turns come across as turns of the target's head
     from cosavatar_pipeline.face.geometry import mean_rotation, rotation_angle_deg
 

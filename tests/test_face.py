@@ -109,7 +109,7 @@ def test_retarget_driver_mouth_onto_target(fitted):
 
     driver_turn = rotation_angle_deg(mean_rotation(driver.head_rotation_world_from_canonical)[None], driver.head_rotation_world_from_canonical)
     target_turn = rotation_angle_deg(mean_rotation(target.head_rotation_world_from_canonical)[None], rotations)
-    np.testing.assert_allclose(target_turn, driver_turn, atol=1e-3)
+    np.testing.assert_allclose(target_turn, driver_turn, atol=0.01)  # degrees; float32 poses (0.001 deg seen)
 
 
 def test_untracked_frames_are_flagged_and_interpolated(fitted):

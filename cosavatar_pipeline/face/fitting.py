@@ -76,7 +76,7 @@ def _initial_displacements(identity: np.ndarray, observed: np.ndarray, rotvecs: 
     """(N, P, 3) canonical displacements that put each landmark on its observed pixel at the initial pose (the
     observation lifted to the depth of the identity's point). Adam moves a parameter by about its learning rate per
     step, so starting from zero a yawn's 20 mm lower lip would not be reached within the iterations."""
-    rotations = np.stack([cv2.Rodrigues(r)[0] for r in rotvecs])  # world from canonical
+    rotations = axis_angle_to_matrix(torch.as_tensor(rotvecs, dtype=torch.float64)).numpy()  # world from canonical
     in_camera = np.einsum("nij,pj->npi", rotations, identity) + translations[:, None]
     depth = in_camera[..., 2:3]
     lifted = np.concatenate([(observed - np.asarray(camera.principal_point)) / camera.focal_px * depth, depth], axis=-1)

@@ -71,15 +71,26 @@ class EditRoundSettings(dg.Config):
 
 
 def edit_of(context: dg.AssetExecutionContext, storage: StorageResource) -> tuple[EditSpec, str]:
+    """The partition's edit spec and video. An `edit` partition added in the web UI (the backfill dialog's "add
+    partition") has no spec: the first step of its run fails at once, saying how to register it."""
     keys = context.partition_key.keys_by_dimension
-    return storage.registry.get_edit(keys["edit"]), keys["video"]
+    name, registry = keys["edit"], storage.registry
+    if name not in registry.edit_names():
+        raise dg.Failure(
+            description=f"edit partition {name!r} has no registered edit spec (an edit partition added in the web UI "
+            f"has none): register it with `cosavatar add-edit \"<prompt>\" --name {name}` (or write "
+            f"{registry.edits_dir / (name + '.json')}) and launch the run again",
+            allow_retries=False,
+        )
+    with user_errors_fail_the_step():
+        return registry.get_edit(name), keys["video"]
 
 
 def check_edit_can_run(spec: EditSpec, video: str, label_maps: np.ndarray, editor: EditorResource) -> tuple[str, str]:
     """Everything that would make the round fail, checked before any rendering or editing."""
     check_region_present(label_maps, spec.region, f"video {video!r}")
     try:
-        return check_editor_can_run(spec.editor, spec.prompt, editor.settings())
+        return check_editor_can_run(spec.editor, spec.prompt, editor.settings(spec.ip2p_settings))
     except InputError as exc:
         raise InputError(f"edit {spec.name!r}", str(exc)) from None
 
@@ -138,21 +149,25 @@ def build_dataset_round(k: int) -> dg.AssetsDefinition:
         dataset = load_avatar_dataset(frames, face_coefficients, face_parsing, background_plate, avatar_config)
         model = load_trained(Path(previous_avatar.directory), dataset, torch_device)
         with user_errors_fail_the_step():
-            image_editor, reason = choose_editor(spec.editor, editor.settings(), torch_device)
+            image_editor, reason = choose_editor(spec.editor, editor.settings(spec.ip2p_settings), torch_device)
         context.log.info(f"edit {spec.name!r} ({spec.prompt!r}, region {spec.region}): {reason}")
         train = dataset.train
         renders = render_dataset_frames(model, dataset, train, own_appearance=True, progress=ProgressLog(context, f"rendered {previous}", 25))["rgb"]
         originals = dataset.frames[train]
         original_labels = np.asarray(load_labels(face_parsing))[train]
-        with user_errors_fail_the_step():
+        with user_errors_fail_the_step(), device.peak_memory() as memory:
             round_dataset = update_dataset(
                 renders, originals, original_labels, np.load(face_landmarks.path(LANDMARKS_FILE))[train], train,
                 image_editor, MediapipeParser(), spec.prompt, spec.region, spec.seed, k, round_config,
                 progress=ProgressLog(context, "edited frames", 25),
             )
         figures = round_dataset.figures(originals, region_mask(original_labels, spec.region), round_config.feather_px(dataset.size))
+        figures.update(memory)
         if round_dataset.noise_levels:
             figures.update(noise_level_mean=float(np.mean(round_dataset.noise_levels)))
+        ip2p_used = None
+        if image_editor.name == "ip2p":
+            ip2p_used = {**image_editor.settings.as_dict(), "batch_size": image_editor.batch_size, "settings_preset": spec.ip2p_settings}
         sheet = contact_rows(originals, round_dataset)
         with storage.write_partition(context) as writer, tracking.run(context) as run:
             files = round_dataset.save(writer.staging)
@@ -160,9 +175,9 @@ def build_dataset_round(k: int) -> dg.AssetsDefinition:
             writer.record(
                 files + [CONTACT_SHEET_FILE], preset=preset, editor=image_editor.name, editor_reason=reason,
                 round=k, noise_levels=round_dataset.noise_levels,
-                ip2p=editor.settings().as_dict() if image_editor.name == "ip2p" else None, **figures,
+                ip2p=ip2p_used, **figures,
             )
-            run.log_params(round_params(spec, k, round_config, image_editor.name, reason, editor.settings().as_dict()))
+            run.log_params(round_params(spec, k, round_config, image_editor.name, reason, ip2p_used))
             run.log_metrics(figures)
             run.log_image(sheet, "original_raw_edit_blended.png")
         return manifest_output(

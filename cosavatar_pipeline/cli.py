@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 
+from cosavatar_pipeline.editing.config import DEFAULT_IP2P_SETTINGS, IP2P_SETTING_PRESETS
 from cosavatar_pipeline.errors import CosavatarError, InputError
 from cosavatar_pipeline.presets import DEFAULT_PRESET, PRESETS
 
@@ -53,10 +54,13 @@ def add_edit(
     name: Optional[str] = typer.Option(None, help="partition key (slug); default: from the prompt"),
     editor: str = typer.Option("auto", help="auto, ip2p or procedural"),
     seed: int = typer.Option(0),
+    ip2p_settings: str = typer.Option(
+        DEFAULT_IP2P_SETTINGS, help=f"InstructPix2Pix settings: {', '.join(sorted(IP2P_SETTING_PRESETS))} (see README)"
+    ),
 ) -> None:
     """Register an edit spec as an `edit` partition."""
     try:
-        spec = _pipeline().add_edit(prompt, name=name, region=region, editor=editor, seed=seed)
+        spec = _pipeline().add_edit(prompt, name=name, region=region, editor=editor, seed=seed, ip2p_settings=ip2p_settings)
     except CosavatarError as exc:
         _fail(exc)
     how = "inferred from the prompt" if spec.region_inferred else "given"

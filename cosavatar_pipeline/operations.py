@@ -15,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 import numpy as np
 
+from cosavatar_pipeline.editing.config import DEFAULT_IP2P_SETTINGS
 from cosavatar_pipeline.errors import RegistryError
 from cosavatar_pipeline.executors import executor_name
 from cosavatar_pipeline.home import HomeLayout, layout
@@ -87,8 +88,11 @@ class Pipeline:
         self.instance.add_dynamic_partitions("video", [existing.name])
         return existing
 
-    def add_edit(self, prompt: str, name: str | None = None, region: str | None = None, editor: str = "auto", seed: int = 0) -> EditSpec:
-        spec = self.registry.register_edit(prompt, name=name, region=region, editor=editor, seed=seed)
+    def add_edit(
+        self, prompt: str, name: str | None = None, region: str | None = None, editor: str = "auto", seed: int = 0,
+        ip2p_settings: str = DEFAULT_IP2P_SETTINGS,
+    ) -> EditSpec:
+        spec = self.registry.register_edit(prompt, name=name, region=region, editor=editor, seed=seed, ip2p_settings=ip2p_settings)
         self.instance.add_dynamic_partitions("edit", [spec.name])
         return spec
 

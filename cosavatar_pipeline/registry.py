@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from cosavatar_pipeline.atomic import write_json_atomic
+from cosavatar_pipeline.editing.config import DEFAULT_IP2P_SETTINGS, IP2P_SETTING_PRESETS
 from cosavatar_pipeline.errors import InputError, RegistryError
 from cosavatar_pipeline.presets import DEFAULT_PRESET, default_preset, get_preset
 from cosavatar_pipeline.slugs import slugify, validate_slug
@@ -72,6 +73,7 @@ class EditSpec:
     editor: str = "auto"
     seed: int = 0
     registered_at: str = field(default_factory=_now)
+    ip2p_settings: str = DEFAULT_IP2P_SETTINGS  # a key of IP2P_SETTING_PRESETS (specs written before it: the default)
 
 
 def validate_prompt(prompt: str) -> str:
@@ -151,6 +153,8 @@ class Registry:
         validate_prompt(spec.prompt)
         if spec.region not in EDIT_REGIONS or spec.editor not in EDITORS:
             raise InputError(path, f"region must be one of {list(EDIT_REGIONS)} and editor one of {list(EDITORS)}")
+        if spec.ip2p_settings not in IP2P_SETTING_PRESETS:
+            raise InputError(path, f"ip2p_settings must be one of {sorted(IP2P_SETTING_PRESETS)}")
         return spec
 
     def register_edit(
@@ -160,8 +164,11 @@ class Registry:
         region: str | None = None,
         editor: str = "auto",
         seed: int = 0,
+        ip2p_settings: str = DEFAULT_IP2P_SETTINGS,
     ) -> EditSpec:
         text = validate_prompt(prompt)
+        if ip2p_settings not in IP2P_SETTING_PRESETS:
+            raise InputError(repr(ip2p_settings), f"unknown InstructPix2Pix settings; choose one of {sorted(IP2P_SETTING_PRESETS)}")
         if region is not None and region not in EDIT_REGIONS:
             raise InputError(repr(region), f"unknown region; choose one of {list(EDIT_REGIONS)}")
         if editor not in EDITORS:
@@ -179,6 +186,7 @@ class Registry:
             region_inferred=region is None,
             editor=editor,
             seed=seed,
+            ip2p_settings=ip2p_settings,
         )
         write_json_atomic(self.edits_dir / f"{name}.json", asdict(spec))
         return spec

@@ -1,28 +1,30 @@
-"""The editor's settings as a resource: where InstructPix2Pix weights are and how it edits. Which editor runs
-(auto / ip2p / procedural) is part of each edit's spec."""
+"""The editor's settings as a resource: where InstructPix2Pix weights are, and overrides of how it edits. Which
+editor runs (auto / ip2p / procedural) and which named IP2P settings it starts from are part of each edit's spec."""
 
 from __future__ import annotations
 
 import os
+from typing import Optional
 
 import dagster as dg
 
-from cosavatar_pipeline.editing.ip2p import IP2PSettings
-
-_DEFAULTS = IP2PSettings()
+from cosavatar_pipeline.editing.config import DEFAULT_IP2P_SETTINGS, DEFAULT_MODEL, IP2PSettings, ip2p_settings
 
 
 class EditorResource(dg.ConfigurableResource):
-    """Empty ``model`` means ``COSAVATAR_IP2P_MODEL`` or ``timbrooks/instruct-pix2pix`` (looked up in the HF cache)."""
+    """Empty ``model`` means ``COSAVATAR_IP2P_MODEL`` or ``timbrooks/instruct-pix2pix`` (looked up in the HF cache).
+    Every other field left unset keeps the value of the edit's named settings (``IP2P_SETTING_PRESETS``)."""
 
     model: str = ""  # a local directory saved with save_pretrained, or a repo id in the HF cache
-    guidance_scale: float = _DEFAULTS.guidance_scale
-    image_guidance_scale: float = _DEFAULTS.image_guidance_scale
-    steps: int = _DEFAULTS.steps
-    noise_lower: float = _DEFAULTS.noise_lower
-    noise_upper: float = _DEFAULTS.noise_upper
+    guidance_scale: Optional[float] = None
+    image_guidance_scale: Optional[float] = None
+    steps: Optional[int] = None
+    noise_lower: Optional[float] = None
+    noise_upper: Optional[float] = None
+    edit_resolution: Optional[int] = None
+    batch_size: Optional[int] = None  # None: chosen per device
 
-    def settings(self) -> IP2PSettings:
+    def settings(self, preset: str = DEFAULT_IP2P_SETTINGS) -> IP2PSettings:
         values = self.model_dump()
-        values["model"] = values["model"] or os.environ.get("COSAVATAR_IP2P_MODEL") or _DEFAULTS.model
-        return IP2PSettings(**values)
+        values["model"] = values["model"] or os.environ.get("COSAVATAR_IP2P_MODEL") or DEFAULT_MODEL
+        return ip2p_settings(preset, **values)

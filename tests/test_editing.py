@@ -34,7 +34,7 @@ def test_hair_edit_changes_only_the_hair_region_and_keeps_its_texture(real_clips
     frame, hair = np.asarray(frames[40]), region_mask(np.asarray(labels[40]), "hair")
     feather_px = 2.0
     mask = feathered_mask(hair, feather_px)
-    edited = ProceduralEditor().edit(frame, frame, "give her pink hair", mask, seed=0)
+    edited = ProceduralEditor().edit_frame(frame, "give her pink hair", mask)
     result = blend(edited, frame, mask)
     reach = cv2.dilate(hair.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0  # the feather's reach
     assert np.array_equal(result[~reach], frame[~reach])
@@ -52,7 +52,7 @@ def test_styles_change_the_image(style, sample_clips):
     from cosavatar_pipeline.video.decode import VideoFrames
 
     frame = VideoFrames(sample_clips["astronaut_talking"]).get(np.array([0]))[0]
-    out = ProceduralEditor().edit(frame, frame, style, np.ones(frame.shape[:2], np.float32), seed=0)
+    out = ProceduralEditor().edit_frame(frame, style, np.ones(frame.shape[:2], np.float32))
     assert out.shape == frame.shape and out.dtype == np.uint8
     assert np.abs(out.astype(float) - frame).mean() > 5
 

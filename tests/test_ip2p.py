@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from cosavatar_pipeline.editing.ip2p import EditorUnavailable, InstructPix2PixEditor, IP2PSettings
+from cosavatar_pipeline.editing.config import IP2PSettings
+from cosavatar_pipeline.editing.ip2p import EditorUnavailable, InstructPix2PixEditor
 
 
 def _tiny_tokenizer(folder):
@@ -49,20 +50,52 @@ def tiny_pipeline_dir(tmp_path_factory):
     return folder / "pipeline"
 
 
-def test_edit_runs_end_to_end_offline(tiny_pipeline_dir):
-    settings = IP2PSettings(model=str(tiny_pipeline_dir), steps=3, noise_lower=0.3, noise_upper=0.6)
-    editor = InstructPix2PixEditor(settings, device="cpu")
+def _frames(count: int, size: int = 64):
     rng = np.random.default_rng(0)
-    render = rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)
-    original = rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)
-    mask = np.ones((40, 40), np.float32)
-    first = editor.edit(render, original, "give her pink hair", mask, seed=1)
-    again = editor.edit(render, original, "give her pink hair", mask, seed=1)
-    other = editor.edit(render, original, "give her pink hair", mask, seed=2)
-    assert first.shape == render.shape and first.dtype == np.uint8
+    renders = rng.integers(0, 255, (count, size, size, 3), dtype=np.uint8)
+    originals = rng.integers(0, 255, (count, size, size, 3), dtype=np.uint8)
+    return renders, originals, np.ones((count, size, size), np.float32)
+
+
+def test_edit_runs_end_to_end_offline(tiny_pipeline_dir):
+    settings = IP2PSettings(model=str(tiny_pipeline_dir), steps=3, noise_lower=0.3, noise_upper=0.6, edit_resolution=64)
+    editor = InstructPix2PixEditor(settings, device="cpu")
+    renders, originals, masks = _frames(1)
+    first = editor.edit(renders, originals, "give her pink hair", masks, np.array([1]))
+    again = editor.edit(renders, originals, "give her pink hair", masks, np.array([1]))
+    other = editor.edit(renders, originals, "give her pink hair", masks, np.array([2]))
+    assert first.shape == renders.shape and first.dtype == np.uint8
     assert np.array_equal(first, again)  # seeded: the same seed gives the same edit
     assert not np.array_equal(first, other)
-    assert 0.3 <= editor.last_noise_level <= 0.6
+    assert 0.3 <= editor.noise_level(1) <= 0.6 and editor.noise_level(1) != editor.noise_level(2)
+    assert editor.batch_size == 1  # one frame per UNet call on a CPU
+
+
+def test_a_frames_edit_does_not_depend_on_its_batch(tiny_pipeline_dir):
+    """Each frame has its own generator, noise level and timesteps: three frames edited one by one and in one batch
+    agree, and each differs from the others."""
+    renders, originals, masks = _frames(3)
+    seeds = np.array([11, 12, 13])
+    results = {}
+    for batch_size in (1, 3):
+        settings = IP2PSettings(model=str(tiny_pipeline_dir), steps=3, edit_resolution=64, batch_size=batch_size)
+        results[batch_size] = InstructPix2PixEditor(settings, device="cpu").edit(renders, originals, "make it blue", masks, seeds)
+    difference = np.abs(results[1].astype(int) - results[3].astype(int))
+    assert difference.max() <= 1, difference.max()
+    assert not np.array_equal(results[1][0], results[1][1])
+
+
+def test_settings_presets_and_their_checks():
+    from cosavatar_pipeline.editing.config import IP2P_SETTING_PRESETS, ip2p_settings
+    from cosavatar_pipeline.errors import InputError
+
+    assert ip2p_settings("in2n") == IP2PSettings() == IP2P_SETTING_PRESETS["in2n"]
+    portrait = ip2p_settings("portraitgen", batch_size=4, steps=None)
+    assert (portrait.steps, portrait.noise_lower, portrait.batch_size) == (15, 0.70, 4)
+    with pytest.raises(InputError, match="edit_resolution.*multiple of 64"):
+        IP2PSettings(edit_resolution=500)
+    with pytest.raises(InputError, match="unknown; choose one of"):
+        ip2p_settings("fast")
 
 
 def test_missing_weights_say_where_we_looked(tmp_path):

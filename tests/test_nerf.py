@@ -238,12 +238,42 @@ def test_open_mouth_points_go_behind_the_lips_instead_of_stretching_them():
     assert deformation.warp_to_neutral(points, only_closed_seen, torch.tensor([0]))[1][0, 0] > 0.99
 
 
+def test_the_head_pose_shapes_the_hair_but_never_the_face(real_clips):
+    """The warped head field reads the head pose (hair hangs by gravity) only away from the face: a different pose
+    leaves the field at the face's landmarks as it was and changes it 40 mm above the forehead."""
+    from assets.face_coefficients import load_face_model
+    from cosavatar_pipeline.nerf.config import nerf_config
+    from cosavatar_pipeline.nerf.dataset import head_box_from_identity
+    from cosavatar_pipeline.nerf.deformation import warp_landmarks
+    from cosavatar_pipeline.nerf.model import AvatarModel, FaceSetup
+    from cosavatar_pipeline.nerf.sampler import normalise_to_box
+
+    identity = load_face_model(manifest_of(real_clips, "face_coefficients", "woman")).identity
+    box = head_box_from_identity(identity)
+    face = FaceSetup(identity, warp_landmarks(identity), np.zeros(4), np.ones(4), np.full(3, 0.2))
+    torch.manual_seed(0)
+    model = AvatarModel(nerf_config("tiny"), 10, 4, box, box + [[0, 0, 400], [0, 0, 400]], face)
+    above_forehead = identity[10] + [0.0, -40.0, -5.0]
+    points = normalise_to_box(torch.tensor(np.vstack([identity, above_forehead]), dtype=torch.float32), torch.tensor(box))
+    codes = torch.zeros(len(points), 4)
+    turned = torch.zeros(len(points), 6)
+    turned[:, 1] = 0.4  # 23 degrees of yaw
+    with torch.no_grad():
+        straight_density = model.head(points, model._warped_condition(points, codes, torch.zeros(len(points), 6)))[0]
+        turned_density = model.head(points, model._warped_condition(points, codes, turned))[0]
+    change = (turned_density - straight_density).abs() / straight_density
+    assert change[:-1].max() < 0.02 and change[-1] > 0.05, (change[:-1].max(), change[-1])
+    assert model.config.head_pose_condition
+
+
 def test_avatar_saved_before_the_cavity_loads_without_one():
     from cosavatar_pipeline.nerf.config import NerfConfig
 
     saved = NerfConfig(expression_control="landmark_warp").as_dict()
-    del saved["mouth_cavity_mm"]
-    assert NerfConfig.from_dict(saved).mouth_cavity_mm == 0.0 and NerfConfig().mouth_cavity_mm > 0
+    del saved["mouth_cavity_mm"], saved["head_pose_condition"]
+    old = NerfConfig.from_dict(saved)
+    assert old.mouth_cavity_mm == 0.0 and NerfConfig().mouth_cavity_mm > 0
+    assert not old.head_pose_condition and NerfConfig().head_pose_condition
 
 
 def test_holdout_has_an_interleaved_set_and_a_contiguous_segment_of_wide_mouths():

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import torch
 
+from cosavatar_pipeline.editing.config import IP2PSettings
 from cosavatar_pipeline.editing.editor import Editor
 from cosavatar_pipeline.editing.ip2p import (
     EditorUnavailable,
     InstructPix2PixEditor,
-    IP2PSettings,
     find_weights,
     hub_cache,
     missing_weights_message,

@@ -15,6 +15,7 @@ import numpy as np
 
 from cosavatar_pipeline.editing.blend import blend, change_inside_outside, feathered_mask
 from cosavatar_pipeline.editing.config import EditRoundConfig
+from cosavatar_pipeline.editing.edit_window import EditWindow, edit_window
 from cosavatar_pipeline.editing.editor import Editor
 from cosavatar_pipeline.editing.regions import dilate, grown_region, merged_label_map
 from cosavatar_pipeline.parsing.backend import ParsingBackend
@@ -107,16 +108,16 @@ def update_dataset(
     """Edit every render and blend it into its original frame. All arrays are for the frames ``frame_ids``."""
     count, size = len(frame_ids), originals.shape[1]
     original_regions = region_mask(np.asarray(original_labels), region)
+    seeds = np.array([frame_seed(edit_seed, round_index, i) for i in frame_ids])
     raw_edits = np.empty_like(renders)
-    noise_levels = []
-    for index in range(count):
-        mask = feathered_mask(original_regions[index], config.feather_px(size))
-        seed = frame_seed(edit_seed, round_index, frame_ids[index])
-        raw_edits[index] = editor.edit(renders[index], np.asarray(originals[index]), prompt, mask, seed)
-        if getattr(editor, "last_noise_level", None) is not None:
-            noise_levels.append(float(editor.last_noise_level))
+    for start in range(0, count, editor.batch_size):
+        batch = slice(start, min(start + editor.batch_size, count))
+        masks = np.stack([feathered_mask(r, config.feather_px(size)) for r in original_regions[batch]])
+        windows = [edit_window(region, r, np.asarray(points)) for r, points in zip(original_regions[batch], landmarks[batch])]
+        raw_edits[batch] = edit_in_windows(editor, windows, renders[batch], np.asarray(originals[batch]), prompt, masks, seeds[batch])
         if progress:
-            progress(index + 1, count)
+            progress(batch.stop, count)
+    noise_levels = [level for level in (editor.noise_level(int(seed)) for seed in seeds) if level is not None]
     edited_labels = np.stack(list(parser.parse(raw_edits, landmarks)))
     regions = np.stack(
         [grown_region(region, np.asarray(original_labels[i]), edited_labels[i], config.growth_px(size)) for i in range(count)]
@@ -127,6 +128,23 @@ def update_dataset(
         [merged_label_map(np.asarray(original_labels[i]), edited_labels[i], regions[i], original_regions[i]) for i in range(count)]
     )
     return RoundDataset(frame_ids, renders, raw_edits, regions, masks, targets, label_maps, noise_levels)
+
+
+def edit_in_windows(
+    editor: Editor, windows: list[EditWindow], renders: np.ndarray, originals: np.ndarray, prompt: str, masks: np.ndarray,
+    seeds: np.ndarray,
+) -> np.ndarray:
+    """One editor call on B frames, each seen through its window at the editor's resolution (or as it is when the
+    editor has none) and pasted back into its render; conditioning frames and masks are cut out identically."""
+    if not editor.resolution:
+        return editor.edit(renders, originals, prompt, masks, seeds)
+    side = editor.resolution
+
+    def cut(images):
+        return np.stack([window.crop(image, side) for window, image in zip(windows, images)])
+
+    edited = editor.edit(cut(renders), cut(originals), prompt, cut(masks), seeds)
+    return np.stack([window.paste(crop, render) for window, crop, render in zip(windows, edited, renders)])
 
 
 def contact_rows(originals: np.ndarray, round_dataset: RoundDataset, rows: int = 4) -> np.ndarray:

@@ -143,8 +143,17 @@ class ProceduralEditor:
     targets; the rounds then only refine the avatar's fit to them (the render still starts each IP2P edit)."""
 
     name = "procedural"
+    resolution = None  # image filters work at any size
+    batch_size = 16
 
-    def edit(self, render: np.ndarray, original: np.ndarray, prompt: str, mask: np.ndarray, seed: int) -> np.ndarray:
+    def edit(self, renders: np.ndarray, originals: np.ndarray, prompt: str, masks: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+        return np.stack([self.edit_frame(original, prompt, mask) for original, mask in zip(originals, masks)])
+
+    def noise_level(self, seed: int) -> None:
+        return None
+
+    def edit_frame(self, original: np.ndarray, prompt: str, mask: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 original, (H, W) mask -> the edited frame."""
         kind, name = parse_prompt(prompt)
         image = np.ascontiguousarray(original)
         if kind == "style":

@@ -31,6 +31,9 @@ class NerfConfig:
     expression_variance: float = 0.95  # landmark_warp: the fewest components explaining this share of the clip's
     appearance_weight: float = 0.01  # landmark_warp: L2 penalty on the per-frame (colour-only) appearance latents
     mouth_cavity_mm: float = 25.0  # landmark_warp: how far the open mouth's inside is pushed back (0: stretched lips)
+    # landmark_warp: the head field also reads the head pose (as the torso does), so hair can hang by gravity as the
+    # head turns and tilts; the warp only moves the face
+    head_pose_condition: bool = True
     mouth_ray_fraction: float = 0.15  # of each batch, from a box around lips and jaw (open mouths drawn more often)
     mouth_loss_weight: float = 2.0  # photometric weight of those rays
     head_samples: int = 32
@@ -62,6 +65,7 @@ class NerfConfig:
         # avatars saved before expression control existed were trained with the codes as plain MLP inputs
         values.setdefault("expression_control", "code")
         values.setdefault("mouth_cavity_mm", 0.0)  # and those saved before the mouth cavity without one
+        values.setdefault("head_pose_condition", False)  # or before the head field read the pose
         values["head_encoding"] = EncodingConfig(**values["head_encoding"])
         values["torso_encoding"] = EncodingConfig(**values["torso_encoding"])
         return cls(**values)

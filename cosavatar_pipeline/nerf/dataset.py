@@ -110,6 +110,7 @@ class AvatarDataset:
     ):
         """fps: the frames' rate, for the contiguous hold-out segment (none without it)."""
         self.frames = np.asarray(frames)
+        self.fps = fps
         self.count, self.size = self.frames.shape[:2]
         self.camera = face_model.camera.rescaled(self.size)
         self.face_model = face_model

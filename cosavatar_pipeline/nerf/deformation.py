@@ -241,7 +241,8 @@ def gate_volume(gate_landmarks: torch.Tensor, box: torch.Tensor, resolution: int
     z, y, x = torch.meshgrid(axis, axis, axis, indexing="ij")
     normalised = torch.stack([x, y, z], dim=-1).reshape(-1, 3)
     points = (normalised + 1) / 2 * (box[1] - box[0]) + box[0]
-    return residual_gate(points, gate_landmarks).view(1, 1, resolution, resolution, resolution)
+    gate = torch.cat([residual_gate(chunk, gate_landmarks) for chunk in points.split(65536)])
+    return gate.view(1, 1, resolution, resolution, resolution)
 
 
 def sample_gate(volume: torch.Tensor, normalised: torch.Tensor) -> torch.Tensor:

@@ -44,11 +44,12 @@ class HeadField(ConditionedField):
 
 class WarpedHeadField(ConditionedField):
     """Neutral canonical head space (points already warped there by the landmarks); conditioned on the gated,
-    whitened expression code. The per-frame appearance latent only shifts colour: a linear map of the latent is
-    added to the colour logits, so it cannot carve geometry or stand in for an expression."""
+    whitened expression code and, when ``pose_dims``, the head pose (hair hangs by gravity, so in head space its
+    shape depends on how the head is turned). The per-frame appearance latent only shifts colour: a linear map of
+    the latent is added to the colour logits, so it cannot carve geometry or stand in for an expression."""
 
-    def __init__(self, encoding: EncodingConfig, expression_dims: int, appearance_dims: int, width: int):
-        super().__init__(encoding, expression_dims, width)
+    def __init__(self, encoding: EncodingConfig, expression_dims: int, appearance_dims: int, width: int, pose_dims: int = 0):
+        super().__init__(encoding, expression_dims + pose_dims, width)
         self.colour_shift = nn.Linear(appearance_dims, 3)
         nn.init.zeros_(self.colour_shift.weight)
         nn.init.zeros_(self.colour_shift.bias)
@@ -61,11 +62,12 @@ class WarpedHeadField(ConditionedField):
         return density, torch.sigmoid(logits)
 
 
+POSE_DIMS = 6  # rotation vector and translation, relative to the clip mean (``dataset.pose_conditions``)
+
+
 class TorsoField(ConditionedField):
     """Camera space; conditioned on the head pose (rotation vector and translation, relative to the clip mean),
     so neck and shoulders follow the head."""
 
-    POSE_DIMS = 6
-
     def __init__(self, encoding: EncodingConfig, width: int):
-        super().__init__(encoding, self.POSE_DIMS, width)
+        super().__init__(encoding, POSE_DIMS, width)

@@ -20,7 +20,7 @@ from cosavatar_pipeline.face.model import Camera
 from cosavatar_pipeline.nerf import deformation
 from cosavatar_pipeline.nerf.config import NerfConfig
 from cosavatar_pipeline.nerf.dataset import RayBatch
-from cosavatar_pipeline.nerf.fields import HeadField, TorsoField, WarpedHeadField
+from cosavatar_pipeline.nerf.fields import POSE_DIMS, HeadField, TorsoField, WarpedHeadField
 from cosavatar_pipeline.nerf.rays import intersect_box, pixel_directions, to_head_space
 from cosavatar_pipeline.nerf.renderer import composite
 from cosavatar_pipeline.nerf.sampler import OccupancyGrid, normalise_to_box, stratified_samples
@@ -55,8 +55,11 @@ class AvatarModel(nn.Module):
         self.config = config
         self.expression_dims = expression_dims
         self.warped = config.expression_control == "landmark_warp"
-        head_type = WarpedHeadField if self.warped else HeadField
-        self.head = head_type(config.head_encoding, expression_dims, config.appearance_dims, config.hidden_width)
+        if self.warped:
+            pose_dims = POSE_DIMS if config.head_pose_condition else 0
+            self.head = WarpedHeadField(config.head_encoding, expression_dims, config.appearance_dims, config.hidden_width, pose_dims)
+        else:
+            self.head = HeadField(config.head_encoding, expression_dims, config.appearance_dims, config.hidden_width)
         self.torso = TorsoField(config.torso_encoding, config.hidden_width)
         self.appearance = nn.Parameter(torch.zeros(frame_count, config.appearance_dims))
         self.register_buffer("head_box", torch.as_tensor(head_box, dtype=torch.float32))
@@ -78,6 +81,9 @@ class AvatarModel(nn.Module):
         gate_landmarks = identity[torch.as_tensor(deformation.gate_landmark_ids())]
         box = torch.as_tensor(head_box, dtype=torch.float32)
         self.register_buffer("gate", deformation.gate_volume(gate_landmarks, box), persistent=False)
+        if self.config.head_pose_condition:
+            # the pose may shape what lies away from the face (hair), never the face the landmarks describe
+            self.register_buffer("pose_gate", 1 - deformation.gate_volume(identity, box), persistent=False)
         keep = identity[torch.as_tensor(deformation.keep_landmark_ids(face.identity))]
         self.head_occupancy.keep_near(keep, torch.as_tensor(head_box, dtype=torch.float32), deformation.KEEP_RADIUS_MM)
 
@@ -116,12 +122,20 @@ class AvatarModel(nn.Module):
             condition = torch.cat([rays.expression, appearance], dim=-1)
             return lambda normalised, points, ray_of: self.head(normalised, condition[ray_of])
         codes = self.whiten(rays.expression)
+        pose = rays.pose_condition
 
         def evaluate(normalised, neutral_points, ray_of):
-            gate = deformation.sample_gate(self.gate, normalised)
-            return self.head(normalised, gate * codes[ray_of], appearance[ray_of])
+            return self.head(normalised, self._warped_condition(normalised, codes[ray_of], pose[ray_of]), appearance[ray_of])
 
         return evaluate
+
+    def _warped_condition(self, normalised: torch.Tensor, codes: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
+        """The warped head field's condition at (P, 3) normalised points: whitened codes (P, K) gated to the mouth
+        and eyes, then, when the field reads it, the pose (P, 6) gated to what lies away from the face."""
+        gated = deformation.sample_gate(self.gate, normalised) * codes
+        if not self.config.head_pose_condition:
+            return gated
+        return torch.cat([gated, deformation.sample_gate(self.pose_gate, normalised) * pose], dim=-1)
 
     def render_rays(
         self,
@@ -188,16 +202,17 @@ class AvatarModel(nn.Module):
         device = self.head_box.device
         code = torch.from_numpy(dataset.expressions[frame]).to(device)
         latent = self.appearance[frame]
+        pose = torch.from_numpy(dataset.pose_conditions[frame]).to(device)
         for field, grid in ((self.head, self.head_occupancy), (self.torso, self.torso_occupancy)):
             points = grid.probe_points().to(device)
             densities = []
             for chunk in points.split(65536):
+                count = chunk.shape[0]
                 if field is self.torso:
-                    condition = torch.from_numpy(dataset.pose_conditions[frame]).to(device).expand(chunk.shape[0], -1)
-                    densities.append(field(chunk, condition)[0])
+                    densities.append(field(chunk, pose.expand(count, -1))[0])
                 elif self.warped:
-                    gated = deformation.sample_gate(self.gate, chunk) * self.whiten(code)
-                    densities.append(field(chunk, gated, latent.expand(chunk.shape[0], -1))[0])
+                    condition = self._warped_condition(chunk, self.whiten(code).expand(count, -1), pose.expand(count, -1))
+                    densities.append(field(chunk, condition, latent.expand(count, -1))[0])
                 else:
                     densities.append(field(chunk, torch.cat([code, latent]).expand(chunk.shape[0], -1))[0])
             grid.update(torch.cat(densities))

@@ -71,7 +71,7 @@ def compatible_checkpoint(folder: Path, config: NerfConfig) -> bool:
     saved = NerfConfig.from_dict(meta["config"])
     architecture = (
         "head_encoding", "torso_encoding", "hidden_width", "appearance_dims", "expression_control", "expression_dims",
-        "expression_variance", "occupancy_resolution",
+        "expression_variance", "occupancy_resolution", "head_pose_condition",
     )
     return all(getattr(saved, name) == getattr(config, name) for name in architecture)
 

@@ -6,7 +6,7 @@ export COSAVATAR_HOME ?= $(CURDIR)/.cosavatar
 export DAGSTER_HOME ?= $(COSAVATAR_HOME)/dagster
 MLFLOW_URI = $(or $(MLFLOW_TRACKING_URI),sqlite:///$(COSAVATAR_HOME)/mlflow.db)
 
-.PHONY: install demo test ui bench bench-nerf bench-expression bench-capacity clean-home
+.PHONY: install demo test ui bench bench-nerf bench-expression bench-consistency bench-ip2p gpu-check bench-capacity clean-home
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,18 @@ bench-nerf: $(BIN)/.installed
 ## expression control: today's codes vs landmark warping, side by side (~20 min on 2 cores) -> benchmarks/results/expression.json
 bench-expression: $(BIN)/.installed
 	$(BIN)/python benchmarks/expression.py
+
+## the NeRF loop vs per-frame edits, with a controlled inconsistent editor (~12 min on 2 cores) -> benchmarks/results/consistency.json
+bench-consistency: $(BIN)/.installed
+	$(BIN)/python benchmarks/consistency.py
+
+## InstructPix2Pix at Stable Diffusion 1.5's size with random weights, through our editor at 512 px -> benchmarks/results/ip2p_edit_<device>.json
+bench-ip2p: $(BIN)/.installed
+	$(BIN)/python benchmarks/ip2p_edit.py
+
+## on a lent GPU only: high avatar, full-size IP2P batch, one standard edit round (<= 8 min) -> benchmarks/results/gpu_check_cuda.json
+gpu-check: $(BIN)/.installed
+	$(BIN)/python benchmarks/gpu_check.py
 
 ## per-stage time and memory (default tiny,preview: ~18 min; PRESETS=standard adds > 45 min on 2 cores) -> benchmarks/results/capacity.json
 bench-capacity: $(BIN)/.installed

@@ -10,11 +10,14 @@ import numpy as np
 
 from assets.avatar import load_avatar_dataset
 from assets.edit_rounds import LAST_ROUND_AVATAR, edit_of
+from assets.face_landmarks import LANDMARKS_FILE
 from assets.face_parsing import load_labels
 from assets.partitions import edit_video_partitions, video_partitions
 from assets.reenactment import ReenactmentSettings, write_reenactment
 from assets.reporting import ProgressLog, manifest_output, preview_metadata
 from assets.source_video import SOURCE_FILE
+from cosavatar_pipeline.editing.composite import composite_into_source
+from cosavatar_pipeline.editing.config import edit_round_config
 from cosavatar_pipeline.editing.dataset_update import RoundDataset
 from cosavatar_pipeline.editing.regions import dilate
 from cosavatar_pipeline.executors import GPU_POOL, GPU_STEP_TAGS
@@ -22,6 +25,7 @@ from cosavatar_pipeline.nerf.metrics import psnr
 from cosavatar_pipeline.nerf.render import render_dataset_frames
 from cosavatar_pipeline.nerf.trainer import load_trained, saved_config
 from cosavatar_pipeline.parsing.labels import region_mask
+from cosavatar_pipeline.parsing.mediapipe_parser import MediapipeParser
 from cosavatar_pipeline.preview import contact_sheet
 from cosavatar_pipeline.render.consistency import (
     consecutive_pairs,
@@ -33,6 +37,7 @@ from cosavatar_pipeline.render.outputs import (
     side_by_side,
     write_render_set,
 )
+from cosavatar_pipeline.video.encode import write_mp4
 from resources import (
     ComputeDevice,
     Manifest,
@@ -42,6 +47,7 @@ from resources import (
 )
 
 RECONSTRUCTION_FILE, FINAL_FILE, REENACTED_FILE = "reconstruction.mp4", "final.mp4", "reenacted.mp4"
+RENDER_FILE = "render.mp4"  # final_render: the edited avatar as rendered, before compositing into the source
 MAX_WARPING_RATIO_CHECK = 1.0  # the final render must flicker less than the per-frame edits (IP2P; warn only)
 
 
@@ -114,11 +120,13 @@ def reconstruction_render(
     op_tags=GPU_STEP_TAGS,
     io_manager_key="manifest_io_manager",
     ins={"edited_avatar": dg.AssetIn(key=LAST_ROUND_AVATAR), "first_round": dg.AssetIn(key="edited_dataset_round_1")},
-    description=f"`{LAST_ROUND_AVATAR}` rendered over the source trajectory: final.mp4 and side_by_side.mp4 "
-    "(source | edited) with the source's audio, a contact sheet. Figures: temporal warping error (the SOURCE "
-    "video's optical flow, DIS, forward-backward occlusion check) of the round-1 raw per-frame edits vs of this "
-    "render, inside the edit's region, and their ratio (< 1: the 3D avatar is steadier than editing frames one by "
-    "one); PSNR against the source outside the region (what should not change).",
+    description=f"`{LAST_ROUND_AVATAR}` rendered over the source trajectory and composited into the source: "
+    "final.mp4 is the avatar inside the edit's region (the source's parsing grown into the render's, feathered) and "
+    "the source everywhere else; render.mp4 the avatar's render as it is; side_by_side.mp4 (source | final) with "
+    "the source's audio, a contact sheet. Figures: temporal warping error (the SOURCE video's optical flow, DIS, "
+    "forward-backward occlusion check) inside the edit's region of the round-1 raw per-frame edits, of final.mp4 "
+    "and of the render, their ratio (< 1: the 3D avatar is steadier than editing frames one by one); PSNR against "
+    "the source outside the region, of final.mp4 and of the render.",
 )
 def final_render(
     context: dg.AssetExecutionContext,
@@ -126,6 +134,7 @@ def final_render(
     first_round: Manifest,
     source_video: Manifest,
     frames: Manifest,
+    face_landmarks: Manifest,
     face_coefficients: Manifest,
     face_parsing: Manifest,
     background_plate: Manifest,
@@ -136,34 +145,44 @@ def final_render(
     spec, _ = edit_of(context, storage)
     dataset = load_avatar_dataset(frames, face_coefficients, face_parsing, background_plate, saved_config(Path(edited_avatar.directory)))
     rendered = _render_avatar(context, edited_avatar, dataset, device.torch_device())
-    source = dataset.frames
+    source, labels = dataset.frames, np.asarray(load_labels(face_parsing))
+    render_labels = np.stack(list(MediapipeParser().parse(rendered, np.load(face_landmarks.path(LANDMARKS_FILE)))))
+    delivered, _ = composite_into_source(rendered, source, labels, render_labels, spec.region, edit_round_config(frames.info["preset"]))
     context.log.info("optical flow of the source video ...")
     flow = source_flow(source)
     raw = RoundDataset.load(Path(first_round.directory))
     ids = np.asarray(raw.frame_ids)
     raw_edits = np.zeros_like(source)
     raw_edits[ids] = raw.raw_edits
-    region = region_mask(np.asarray(load_labels(face_parsing)), spec.region)
+    region = region_mask(labels, spec.region)
     pairs = consecutive_pairs(ids)
     raw_error = warping_error(raw_edits, flow, pairs, region)
-    final_error = warping_error(rendered, flow, pairs, region)
+    final_error = warping_error(delivered, flow, pairs, region)
     outside = ~dilate(region, max(1, dataset.size // 32))  # clear of the blend's feathered edge
+
+    def psnr_outside(images):
+        return float(np.mean([psnr(r, s, m) for r, s, m in zip(images, source, outside) if m.any()]))
+
     figures = {
         "warping_error_raw_edits": raw_error,
         "warping_error_final": final_error,
         "warping_error_ratio": final_error / max(raw_error, 1e-9),
+        "warping_error_render": warping_error(rendered, flow, pairs, region),
         "warping_error_source": warping_error(source, flow, pairs, region),
-        "psnr_outside_region_vs_source": float(np.mean([psnr(r, s, m) for r, s, m in zip(rendered, source, outside) if m.any()])),
+        "psnr_outside_region_vs_source": psnr_outside(delivered),
+        "psnr_outside_region_render_vs_source": psnr_outside(rendered),
         "flow_valid_fraction": flow.valid_fraction,
         "frame_count": float(len(rendered)),
     }
     with storage.write_partition(context) as writer, tracking.run(context) as run:
-        files = write_render_set(writer.staging, FINAL_FILE, rendered, source, frames.info["fps"], source_video.path(SOURCE_FILE))
+        files = write_render_set(writer.staging, FINAL_FILE, delivered, source, frames.info["fps"], source_video.path(SOURCE_FILE))
+        write_mp4(writer.staging / RENDER_FILE, rendered, frames.info["fps"])
+        files.append(RENDER_FILE)
         writer.record(files, preset=frames.info["preset"], fps=frames.info["fps"], editor=first_round.info["editor"], **figures)
         run.log_params({"prompt": spec.prompt, "region": spec.region, "editor": first_round.info["editor"], "avatar": LAST_ROUND_AVATAR})
         run.log_metrics(figures)
         _log_outputs(run, writer.staging, files)
-    sheet = contact_sheet(side_by_side(source, rendered), count=4, columns=2, tile=320)
+    sheet = contact_sheet(side_by_side(source, delivered), count=4, columns=2, tile=320)
     return manifest_output(
         writer.manifest,
         {"editor": first_round.info["editor"], **_video_metadata(writer.manifest, FINAL_FILE, figures, sheet, "source | edited", run)},

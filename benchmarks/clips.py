@@ -27,6 +27,7 @@ class PreparedClip:
     plate: np.ndarray  # (S, S, 3) uint8
     face_model: FaceModel
     fps: float
+    landmarks: np.ndarray  # (N, 478, 3) FaceMesh points, pixels of the frames
 
 
 def prepare_clip(video: Path, workdir: Path, preset: str = "preview") -> PreparedClip:
@@ -35,7 +36,11 @@ def prepare_clip(video: Path, workdir: Path, preset: str = "preview") -> Prepare
     fps = get_preset(preset).fps
     if cached.exists():
         with np.load(cached) as arrays:
-            return PreparedClip(arrays["frames"], arrays["labels"], arrays["plate"], FaceModel.load(folder), fps)
+            stored = dict(arrays)
+        if "landmarks" not in stored:  # cached before landmarks were kept
+            stored["landmarks"] = track_landmarks(stored["frames"]).points
+            np.savez(cached, **stored)
+        return PreparedClip(stored["frames"], stored["labels"], stored["plate"], FaceModel.load(folder), fps, stored["landmarks"])
     started = time.perf_counter()
     folder.mkdir(parents=True, exist_ok=True)
     extract_frames(video, folder, get_preset(preset))
@@ -45,6 +50,6 @@ def prepare_clip(video: Path, workdir: Path, preset: str = "preview") -> Prepare
     labels = np.stack(list(MediapipeParser().parse(frames, track.points)))
     plate = estimate_background(frames, labels).plate
     face_model.save(folder)
-    np.savez(cached, frames=frames, labels=labels, plate=plate)
+    np.savez(cached, frames=frames, labels=labels, plate=plate, landmarks=track.points)
     print(f"prepared {Path(video).name}: {len(frames)} frames at {frames.shape[1]} px in {time.perf_counter() - started:.0f} s")
-    return PreparedClip(frames, labels, plate, face_model, fps)
+    return PreparedClip(frames, labels, plate, face_model, fps, track.points)

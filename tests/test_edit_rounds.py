@@ -119,3 +119,22 @@ def test_backfilling_an_edit_over_every_video_runs_only_edit_stages(backfilled_e
         assert f"backfilled|{video}" in pipeline.materialized("final_render")
     # the instance's event log: not one video-partitioned asset was materialized by the backfill
     assert materialization_counts(pipeline.instance, pipeline.video_asset_names()) == before
+
+
+def test_an_edit_partition_added_in_the_web_ui_is_refused_with_how_to_register_it(trained_avatars, no_ip2p_weights):
+    """The backfill dialog can add an `edit` partition key without any prompt: the run's first step fails at once,
+    naming the key and the command that registers it; nothing is stored."""
+    import dagster as dg
+
+    from cosavatar_pipeline.definitions import defs
+
+    pipeline = trained_avatars
+    pipeline.instance.add_dynamic_partitions("edit", ["typed_in_the_ui"])
+    outcome = pipeline._execute(
+        defs.resolve_job_def("apply_edit"), dg.MultiPartitionKey({"edit": "typed_in_the_ui", "video": "woman"}), ROUND_ASSETS[:1], None
+    )
+    assert not outcome.success and len(outcome.failures) == 1
+    assert outcome.failures[0].startswith("edited_dataset_round_1: edit partition 'typed_in_the_ui' has no registered edit spec")
+    assert 'cosavatar add-edit "<prompt>" --name typed_in_the_ui' in outcome.failures[0]
+    assert not pipeline.asset_folder("edited_dataset_round_1", "typed_in_the_ui|woman").exists()
+    pipeline.instance.delete_dynamic_partition("edit", "typed_in_the_ui")

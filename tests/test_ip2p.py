@@ -1,8 +1,6 @@
 """The real InstructPix2Pix code path on a tiny, randomly initialised pipeline saved to disk and loaded back
 offline (no weights exist on this machine; the output is noise-like, what is tested is the path)."""
 
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -11,42 +9,12 @@ from cosavatar_pipeline.editing.config import IP2PSettings
 from cosavatar_pipeline.editing.ip2p import EditorUnavailable, InstructPix2PixEditor
 
 
-def _tiny_tokenizer(folder):
-    from transformers import CLIPTokenizer
-
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    tokens = ["<|startoftext|>", "<|endoftext|>", "!"] + list(letters) + [c + "</w>" for c in letters]
-    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}))
-    (folder / "merges.txt").write_text("#version: 0.2\n")
-    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=16, pad_token="!")
-
-
 @pytest.fixture(scope="module")
 def tiny_pipeline_dir(tmp_path_factory):
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionInstructPix2PixPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
+    from benchmarks.random_ip2p import random_ip2p_pipeline
 
     folder = tmp_path_factory.mktemp("tiny_ip2p")
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        sample_size=8, in_channels=8, out_channels=4, layers_per_block=1, block_out_channels=(32, 64),
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=32, attention_head_dim=4, norm_num_groups=16,
-    )
-    vae = AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(16, 32), norm_num_groups=16,
-        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
-    )
-    tokenizer = _tiny_tokenizer(folder)
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
-                       vocab_size=len(tokenizer), max_position_embeddings=16, bos_token_id=0, eos_token_id=1, pad_token_id=2)
-    )
-    pipeline = StableDiffusionInstructPix2PixPipeline(
-        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=DDIMScheduler(),
-        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
-    )
-    pipeline.save_pretrained(folder / "pipeline")
+    random_ip2p_pipeline("tiny", folder / "tokenizer").save_pretrained(folder / "pipeline")
     return folder / "pipeline"
 
 

@@ -1,0 +1,28 @@
+"""The delivered edit over the source trajectory: the edited avatar's render inside the edit's region, the source
+video everywhere else. The region is found as the dataset update finds it: the source's parsing grown into what
+the render's parsing calls that region, within a bounded distance, with a feathered edge."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cosavatar_pipeline.editing.blend import blend, feathered_mask
+from cosavatar_pipeline.editing.config import EditRoundConfig
+from cosavatar_pipeline.editing.regions import grown_region
+
+
+def composite_into_source(
+    renders: np.ndarray, sources: np.ndarray, source_labels: np.ndarray, render_labels: np.ndarray, region: str,
+    config: EditRoundConfig,
+) -> tuple[np.ndarray, np.ndarray]:
+    """renders, sources (N, S, S, 3) uint8; label maps (N, S, S). Returns the composited frames (N, S, S, 3) and
+    their blend masks (N, S, S) float32."""
+    size = sources.shape[1]
+    masks = np.stack(
+        [
+            feathered_mask(grown_region(region, np.asarray(s), r, config.growth_px(size)), config.feather_px(size))
+            for s, r in zip(source_labels, render_labels)
+        ]
+    )
+    composited = np.stack([blend(r, s, m) for r, s, m in zip(renders, sources, masks)])
+    return composited, masks

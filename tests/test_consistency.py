@@ -1,0 +1,68 @@
+"""The consistency the edit loop adds: with an editor whose per-frame edits disagree (the controlled inconsistent
+editor), the fine-tuned avatar's render flickers less than the edits it was trained on. And the GPU check's code,
+run on a CPU at tiny sizes."""
+
+import numpy as np
+import pytest
+
+from benchmarks.clips import prepare_clip
+from cosavatar_pipeline.editing.config import edit_round_config
+from cosavatar_pipeline.editing.loop import EditRequest, run_edit_loop
+from cosavatar_pipeline.editing.perturbed import Perturbation, PerturbedEditor, perturb
+from cosavatar_pipeline.nerf.config import nerf_config
+from cosavatar_pipeline.nerf.dataset import AvatarDataset
+from cosavatar_pipeline.nerf.render import render_dataset_frames
+from cosavatar_pipeline.nerf.trainer import train_avatar
+from cosavatar_pipeline.parsing.labels import region_mask
+from cosavatar_pipeline.parsing.mediapipe_parser import MediapipeParser
+from cosavatar_pipeline.render.consistency import consecutive_pairs, source_flow, warping_error
+
+
+@pytest.fixture(scope="module")
+def tiny_sample(sample_clips, tmp_path_factory):
+    return prepare_clip(sample_clips["astronaut_talking"], tmp_path_factory.mktemp("prepared"), preset="tiny")
+
+
+def test_perturbations_differ_per_seed_and_stay_in_the_mask():
+    image = np.full((32, 32, 3), 120, np.uint8)
+    mask = np.zeros((32, 32), np.float32)
+    mask[8:24, 8:24] = 1
+    first, second = (perturb(image, mask, np.random.default_rng(seed), Perturbation()) for seed in (1, 2))
+    assert np.array_equal(first[mask == 0], image[mask == 0])
+    assert np.abs(first[mask == 1].astype(int) - second[mask == 1]).mean() > 2
+
+
+def test_the_loop_makes_inconsistent_edits_steadier(tiny_sample, tmp_path):
+    clip = tiny_sample
+    config = nerf_config("tiny", steps=300)
+    dataset = AvatarDataset(clip.frames, clip.labels, clip.plate, clip.face_model, config, clip.fps)
+    model = train_avatar(dataset, config, tmp_path / "avatar").model
+    round_config = edit_round_config("tiny", finetune_steps=60)
+    loop = run_edit_loop(
+        model, dataset, clip.labels, clip.landmarks, clip.plate, PerturbedEditor(), MediapipeParser(),
+        EditRequest("give her pink hair", "hair"), 2, round_config, tmp_path / "rounds",
+    )
+    train = dataset.train
+    final = render_dataset_frames(loop.model, dataset, train, own_appearance=True)["rgb"]
+    flow, region, pairs = source_flow(clip.frames), region_mask(clip.labels, "hair"), consecutive_pairs(train)
+    raw, rendered = np.array(clip.frames), np.array(clip.frames)
+    raw[train], rendered[train] = loop.rounds[0].raw_edits, final
+    raw_error, final_error = warping_error(raw, flow, pairs, region), warping_error(rendered, flow, pairs, region)
+    assert final_error < 0.8 * raw_error, (final_error, raw_error)
+    # and the edit is there: the final render's hair moved towards pink like the targets
+    targets = loop.rounds[-1].targets
+    hair = region[train]
+    assert np.abs(final[hair].astype(int) - clip.frames[train][hair]).mean() > 0.5 * np.abs(targets[hair].astype(int) - clip.frames[train][hair]).mean()
+
+
+def test_gpu_check_runs_on_a_cpu_at_tiny_sizes(sample_clips, tmp_path):
+    from benchmarks import gpu_check
+
+    report = gpu_check.main(
+        ["--device", "cpu", "--tiny", "--video", str(sample_clips["astronaut_talking"]), "--out", str(tmp_path / "work"),
+         "--results", str(tmp_path / "results")]
+    )
+    assert report["avatar"]["steps"] == gpu_check.TINY.avatar_steps
+    assert report["ip2p_edit"]["edit_resolution"] == 64 and report["ip2p_edit"]["frames"] == 2
+    assert report["edit_round"]["frames_edited"] > 0
+    assert (tmp_path / "results" / "gpu_check_cpu_tiny.json").exists()

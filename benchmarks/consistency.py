@@ -21,6 +21,7 @@ import json
 import shutil
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -137,7 +138,7 @@ def main() -> None:
         "rounds": args.rounds,
         "preset": "preview",
         "editor": "perturbed_procedural (measurement only)",
-        "perturbation": Perturbation().__dict__,
+        "perturbation": asdict(Perturbation()),
         "machine": f"{torch.get_num_threads()} CPU threads, no GPU",
         "wall_seconds": time.perf_counter() - started,
         "figures": {k: round(float(v), 4) for k, v in figures.items()},

@@ -3,7 +3,6 @@ offline (no weights exist on this machine; the output is noise-like, what is tes
 
 import numpy as np
 import pytest
-import torch
 
 from cosavatar_pipeline.editing.config import IP2PSettings
 from cosavatar_pipeline.editing.ip2p import EditorUnavailable, InstructPix2PixEditor

@@ -53,6 +53,21 @@ def test_edit_registration_rules(tmp_path):
     assert registry.edit_names() == ["give_her_pink_hair", "sketch"]
 
 
+def test_an_edit_names_its_instructpix2pix_settings(tmp_path):
+    import json
+
+    registry = Registry(tmp_path)
+    assert registry.register_edit("give her pink hair").ip2p_settings == "in2n"
+    assert registry.get_edit(registry.register_edit("make it blue", ip2p_settings="portraitgen").name).ip2p_settings == "portraitgen"
+    with pytest.raises(InputError, match="unknown InstructPix2Pix settings; choose one of"):
+        registry.register_edit("make it red", ip2p_settings="turbo")
+    # a spec written before the setting existed reads as the default
+    path = registry.edits_dir / "make_it_blue.json"
+    old = {k: v for k, v in json.loads(path.read_text()).items() if k != "ip2p_settings"}
+    path.write_text(json.dumps(old))
+    assert registry.get_edit("make_it_blue").ip2p_settings == "in2n"
+
+
 def test_video_registration_rejects_duplicates_and_missing_files(tmp_path):
     registry = Registry(tmp_path / "registry")
     clip = tmp_path / "clip.mp4"

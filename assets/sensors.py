@@ -11,7 +11,6 @@ import dagster as dg
 from assets.jobs import reconstruct_video_job
 from assets.partitions import edit_partitions, video_partitions
 from cosavatar_pipeline.errors import CosavatarError
-from cosavatar_pipeline.slugs import slugify
 from cosavatar_pipeline.video.frames import check_video
 from resources import StorageResource
 
@@ -42,6 +41,11 @@ def video_inbox_sensor(context: dg.SensorEvaluationContext, storage: StorageReso
     run_requests: list[dg.RunRequest] = []
     pending: dict[str, str] = {}
     for path in sorted(inbox.iterdir()):
+        if path.is_symlink():  # whoever can write the inbox must not pull in files from elsewhere on the machine
+            if path.name not in cursor["handled"]:
+                context.log.warning(f"inbox: skipped {path.name}: a symbolic link; copy the video into the inbox instead")
+                cursor["handled"][path.name] = "symlink"
+            continue
         if not path.is_file() or path.suffix.lower() not in VIDEO_SUFFIXES or path.name.startswith("."):
             continue
         fingerprint = _fingerprint(path)
@@ -53,10 +57,9 @@ def video_inbox_sensor(context: dg.SensorEvaluationContext, storage: StorageReso
             pending[path.name] = size  # first sight, still growing, or touched just now: look again next tick
             continue
         cursor["handled"][path.name] = fingerprint
-        name = slugify(path.stem)
         try:
             check_video(path)
-            entry = registry.register_video(path, name=name)
+            entry = registry.register_video(path)  # named after the file (an error when it has no a-z or 0-9)
         except CosavatarError as exc:
             context.log.warning(f"inbox: skipped {path.name}: {exc}")
             continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,7 +17,7 @@ from cosavatar_pipeline.atomic import write_json_atomic
 from cosavatar_pipeline.editing.config import DEFAULT_IP2P_SETTINGS, IP2P_SETTING_PRESETS
 from cosavatar_pipeline.errors import InputError, RegistryError
 from cosavatar_pipeline.presets import DEFAULT_PRESET, default_preset, get_preset
-from cosavatar_pipeline.slugs import slugify, validate_slug
+from cosavatar_pipeline.slugs import name_from, validate_slug
 
 MAX_PROMPT_LENGTH = 500
 
@@ -82,6 +83,11 @@ def validate_prompt(prompt: str) -> str:
         raise InputError("prompt", "is empty: say what to change, e.g. 'give her pink hair'")
     if len(text) > MAX_PROMPT_LENGTH:
         raise InputError("prompt", f"is {len(text)} characters long; at most {MAX_PROMPT_LENGTH} are allowed")
+    # control characters (new lines included) and invisible format characters such as bidi overrides would reach
+    # logs, MLflow and the web UI as they are, and can make a prompt display as something else
+    hidden = sorted({f"U+{ord(c):04X}" for c in text if unicodedata.category(c) in ("Cc", "Cf")})
+    if hidden:
+        raise InputError("prompt", f"contains control or invisible formatting characters ({', '.join(hidden)}); write it on one line without them")
     return text
 
 
@@ -97,7 +103,7 @@ class Registry:
         return sorted(p.stem for p in self.videos_dir.glob("*.json"))
 
     def get_video(self, name: str) -> VideoRegistration:
-        path = self.videos_dir / f"{name}.json"
+        path = self.videos_dir / f"{validate_slug(name)}.json"
         if not path.exists():
             raise RegistryError(f"video {name!r} is not registered (registered: {self.video_names() or 'none'})")
         return VideoRegistration(**json.loads(path.read_text()))
@@ -120,7 +126,7 @@ class Registry:
         if path.stat().st_size == 0:
             raise InputError(path, "is empty (0 bytes)")
         preset = get_preset(preset).name if preset else default_preset()
-        name = validate_slug(name) if name else slugify(path.stem)
+        name = validate_slug(name) if name else name_from(path.stem, f"file name {path.name!r}")
         digest = sha256_of_file(path)
         same_file = self.find_video_by_sha256(digest)
         if same_file is not None:
@@ -140,7 +146,7 @@ class Registry:
 
     def get_edit(self, name: str) -> EditSpec:
         """The spec, checked as ``register_edit`` checks it (a hand-written file gets the same scrutiny)."""
-        path = self.edits_dir / f"{name}.json"
+        path = self.edits_dir / f"{validate_slug(name)}.json"
         if not path.exists():
             raise RegistryError(f"edit {name!r} is not registered (registered: {self.edit_names() or 'none'})")
         try:
@@ -173,7 +179,7 @@ class Registry:
             raise InputError(repr(region), f"unknown region; choose one of {list(EDIT_REGIONS)}")
         if editor not in EDITORS:
             raise InputError(repr(editor), f"unknown editor; choose one of {list(EDITORS)}")
-        name = validate_slug(name) if name else slugify(text)
+        name = validate_slug(name) if name else name_from(text, "prompt")
         if (self.edits_dir / f"{name}.json").exists():
             existing = self.get_edit(name)
             raise RegistryError(

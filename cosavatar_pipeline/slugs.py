@@ -19,11 +19,20 @@ def slugify(text: str, max_length: int = 40) -> str:
     return slug or "unnamed"
 
 
+def name_from(text: str, subject: str) -> str:
+    """The slug of ``text``, or an InputError when it has no a-z or 0-9 to build one from (an all-Chinese prompt
+    would otherwise be named 'unnamed' like every other such prompt)."""
+    slug = slugify(text)
+    if not re.search(r"[a-z0-9]", unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()):
+        raise InputError(subject, "has no letters a-z or digits to make a name from; give one with --name")
+    return slug
+
+
 def validate_slug(name: str) -> str:
-    if not SLUG_PATTERN.match(name) or len(name) > MAX_SLUG_LENGTH:
+    if not isinstance(name, str) or not SLUG_PATTERN.fullmatch(name) or len(name) > MAX_SLUG_LENGTH:
         raise InputError(
             repr(name),
             f"not a valid name: use only a-z, 0-9 and '_' (at most {MAX_SLUG_LENGTH} characters), "
-            f"e.g. {slugify(name)!r}",
+            f"e.g. {slugify(str(name))!r}",
         )
     return name

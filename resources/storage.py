@@ -19,7 +19,9 @@ import dagster as dg
 
 from cosavatar_pipeline.atomic import atomic_directory, write_json_atomic
 from cosavatar_pipeline.home import HomeLayout, layout
+from cosavatar_pipeline.errors import InputError
 from cosavatar_pipeline.registry import Registry
+from cosavatar_pipeline.slugs import validate_slug
 
 MANIFEST_FILE = "manifest.json"
 INPUTS_VERSION_FILE = "inputs_version.txt"
@@ -53,8 +55,19 @@ def _sha256(path: Path) -> str:
 
 
 def partition_folder(store: Path, asset_name: str, partition_key: str) -> Path:
-    """``<store>/<asset>/<video>/`` or, for (edit, video) keys ``edit|video``, ``<store>/<asset>/<edit>/<video>/``."""
-    return Path(store, asset_name, *str(partition_key).split("|"))
+    """``<store>/<asset>/<video>/`` or, for (edit, video) keys ``edit|video``, ``<store>/<asset>/<edit>/<video>/``.
+
+    Dagster accepts any string as a dynamic partition key (the web UI and GraphQL can add ``../../x``): a key
+    becomes a path only when each of its parts is a slug."""
+    parts = str(partition_key).split("|")
+    for part in parts:
+        try:
+            validate_slug(part)
+        except InputError:
+            raise InputError(
+                f"partition key {partition_key!r}", "is not made of slugs (a-z, 0-9, '_'); it is refused as a folder name"
+            ) from None
+    return Path(store, asset_name, *parts)
 
 
 def stored_manifest(folder: Path, what: str) -> Manifest:

@@ -84,3 +84,28 @@ def test_video_registration_rejects_duplicates_and_missing_files(tmp_path):
         registry.register_video(other, name="clip")
     with pytest.raises(InputError, match="does_not_exist.mp4: does not exist"):
         registry.register_video(tmp_path / "does_not_exist.mp4")
+
+
+@pytest.mark.parametrize("key", ["../../x", "a/b", "pink|../../etc", "name\n", "", "Upper"])
+def test_partition_keys_become_paths_only_as_slugs(tmp_path, key):
+    """Dagster accepts any dynamic partition key (the web UI and GraphQL can add one); none of these may reach the
+    filesystem as a folder or registry file name."""
+    from resources.storage import partition_folder
+
+    with pytest.raises(InputError, match="partition key .* is not made of slugs"):
+        partition_folder(tmp_path / "store", "frames", key)
+    with pytest.raises(InputError, match="not a valid name"):
+        Registry(tmp_path).get_edit(key.split("|")[-1])
+    assert not list(tmp_path.rglob("*"))
+    assert partition_folder(tmp_path / "store", "final_render", "pink_hair|woman") == tmp_path / "store" / "final_render" / "pink_hair" / "woman"
+
+
+def test_prompts_with_hidden_characters_and_names_without_letters_are_refused(tmp_path):
+    registry = Registry(tmp_path)
+    for prompt in ("give her pink hair\u202e", "pink\nhair", "blue\u200bhair"):
+        with pytest.raises(InputError, match=r"prompt: contains control or invisible formatting characters \(U\+"):
+            registry.register_edit(prompt)
+    with pytest.raises(InputError, match="prompt: has no letters a-z or digits to make a name from; give one with --name"):
+        registry.register_edit("给她粉色的头发")
+    assert registry.register_edit("给她粉色的头发", name="pink_hair_zh").prompt == "给她粉色的头发"
+    assert registry.register_edit("Café crème hair").name == "cafe_creme_hair"  # accents are transliterated

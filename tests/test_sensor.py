@@ -53,6 +53,24 @@ def test_inbox_sensor(pipeline, bad_inputs, tmp_path):
     assert _tick(pipeline, third.cursor).run_requests == []
 
 
+def test_inbox_sensor_skips_links_and_names_it_cannot_make(pipeline, tmp_path):
+    """A symbolic link in a shared inbox would pull any file the daemon can read into the store: it is skipped. A
+    file name with no a-z or 0-9 (all Chinese, say) gets no colliding 'unnamed': it is reported and skipped."""
+    inbox = pipeline.home.inbox
+    inbox.mkdir(parents=True)
+    outside = write_clip(tmp_path / "elsewhere.mp4", portrait_frames(40))
+    (inbox / "linked.mp4").symlink_to(outside)
+    shutil.copyfile(outside, inbox / "采访.mp4")
+    _age(inbox / "采访.mp4", SETTLE_SECONDS + 1)
+    cursor = None
+    for _ in range(3):
+        result = _tick(pipeline, cursor)
+        assert result.run_requests == [] and result.dynamic_partitions_requests == []
+        cursor = result.cursor
+    assert pipeline.registry.video_names() == []
+    assert set(json.loads(cursor)["handled"]) == {"linked.mp4", "采访.mp4"}
+
+
 def test_edit_registry_sensor(pipeline):
     """An edit spec written into the registry by another process becomes an `edit` partition; a bad file is
     reported and skipped; the cursor keeps what was read."""

@@ -18,7 +18,7 @@ from cosavatar_pipeline.nerf.checkpoint import META_FILE, TENSORS_FILE
 from cosavatar_pipeline.nerf.config import NERF_PRESETS, NerfConfig
 from cosavatar_pipeline.nerf.dataset import AvatarDataset
 from cosavatar_pipeline.nerf.evaluation import evaluate_holdout
-from cosavatar_pipeline.nerf.trainer import discard_incompatible_checkpoint, train_avatar
+from cosavatar_pipeline.nerf.trainer import train_avatar
 from cosavatar_pipeline.video.frames import FRAMES_FILE, load_frames
 from resources import ComputeDevice, Manifest, MlflowTracking, StorageResource, mlflow_metadata
 
@@ -89,7 +89,6 @@ def avatar(
     dataset = load_avatar_dataset(frames, face_coefficients, face_parsing, background_plate, nerf_config)
     inputs_version = ":".join(m.data_version for m in (frames, face_coefficients, face_parsing, background_plate))
     scratch = storage.checkpoint_folder(context, inputs_version=inputs_version)
-    discard_incompatible_checkpoint(scratch, nerf_config)
     torch_device = device.torch_device()
     with storage.write_partition(context) as writer, tracking.run(context) as run:
         run.log_params({**dataclasses.asdict(nerf_config), "device": str(torch_device), "train_frames": len(dataset.train)})
@@ -100,6 +99,8 @@ def avatar(
                 context.log.info(f"avatar: step {step}/{nerf_config.steps}, loss {metrics['loss']:.5f}, batch PSNR {metrics['psnr']:.2f} dB")
 
         training = train_avatar(dataset, nerf_config, scratch, torch_device, on_metrics=on_metrics)
+        if training.discarded_checkpoint:
+            context.log.warning(f"avatar: {training.discarded_checkpoint}")
         if training.resumed_from:
             context.log.info(f"avatar: resumed from the checkpoint at step {training.resumed_from}")
         evaluation = evaluate_holdout(training.model, dataset)

@@ -24,7 +24,7 @@ from cosavatar_pipeline.errors import InputError
 from cosavatar_pipeline.executors import GPU_POOL, GPU_STEP_TAGS
 from cosavatar_pipeline.nerf.checkpoint import META_FILE, TENSORS_FILE
 from cosavatar_pipeline.nerf.render import render_dataset_frames
-from cosavatar_pipeline.nerf.trainer import discard_incompatible_checkpoint, load_trained, saved_config, train_avatar
+from cosavatar_pipeline.nerf.trainer import load_trained, saved_config, train_avatar
 from cosavatar_pipeline.parsing.labels import region_mask
 from cosavatar_pipeline.parsing.mediapipe_parser import MediapipeParser
 from cosavatar_pipeline.preview import evenly_spaced, save_png
@@ -258,7 +258,6 @@ def build_avatar_round(k: int) -> dg.AssetsDefinition:
         torch_device = device.torch_device()
         initial = load_trained(Path(previous_avatar.directory), dataset).state_dict()
         scratch = storage.checkpoint_folder(context, inputs_version=f"{previous_avatar.data_version}:{edited_dataset.data_version}")
-        discard_incompatible_checkpoint(scratch, nerf_config)
         with storage.write_partition(context) as writer, tracking.run(context) as run:
             run.log_params({
                 **round_params(spec, k, round_config, edited_dataset.info["editor"], edited_dataset.info["editor_reason"], edited_dataset.info.get("ip2p")),
@@ -271,6 +270,8 @@ def build_avatar_round(k: int) -> dg.AssetsDefinition:
                     context.log.info(f"round {k}: step {step}/{nerf_config.steps}, loss {metrics['loss']:.5f}, batch PSNR vs targets {metrics['psnr']:.2f} dB")
 
             training = train_avatar(dataset, nerf_config, scratch, torch_device, on_metrics=on_metrics, initial_state=initial)
+            if training.discarded_checkpoint:
+                context.log.warning(f"round {k}: {training.discarded_checkpoint}")
             if training.resumed_from:
                 context.log.info(f"round {k}: resumed from the checkpoint at step {training.resumed_from}")
             picks = evenly_spaced(len(ids), round_config.evaluation_frames)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,7 +12,15 @@ import torch
 
 from cosavatar_pipeline.nerf import losses
 from cosavatar_pipeline.nerf.allocator import tune_glibc_malloc
-from cosavatar_pipeline.nerf.checkpoint import META_FILE, TENSORS_FILE, has_checkpoint, load_checkpoint, restore, save_checkpoint
+from cosavatar_pipeline.nerf.checkpoint import (
+    CheckpointError,
+    discard,
+    has_checkpoint,
+    load_checkpoint,
+    read_meta,
+    restore,
+    save_checkpoint,
+)
 from cosavatar_pipeline.nerf.config import NerfConfig
 from cosavatar_pipeline.nerf.dataset import AvatarDataset
 from cosavatar_pipeline.nerf.model import AvatarModel, FaceSetup
@@ -30,6 +37,7 @@ class TrainingRun:
     rays_per_second: float
     samples_per_second: float  # evaluated (in-box, occupied) samples
     nominal_samples_per_second: float  # rays x samples per ray, as baselines count them
+    discarded_checkpoint: str | None = None  # why an unusable checkpoint in the folder was removed
 
 
 def build_model(config: NerfConfig, dataset: AvatarDataset) -> AvatarModel:
@@ -60,29 +68,37 @@ def load_trained(folder: Path, dataset: AvatarDataset, device: torch.device | st
 
 def saved_config(folder: Path) -> NerfConfig:
     """The settings a stored avatar was trained with (its architecture included)."""
-    return NerfConfig.from_dict(json.loads((Path(folder) / META_FILE).read_text())["config"])
+    return NerfConfig.from_dict(read_meta(folder)["config"])
+
+
+ARCHITECTURE_FIELDS = (
+    "head_encoding", "torso_encoding", "hidden_width", "appearance_dims", "expression_control", "expression_dims",
+    "expression_variance", "occupancy_resolution", "head_pose_condition",
+)
 
 
 def compatible_checkpoint(folder: Path, config: NerfConfig) -> bool:
     """A checkpoint can be resumed only by a model of the same architecture."""
     if not has_checkpoint(folder):
         return False
-    _, meta = load_checkpoint(folder)
-    saved = NerfConfig.from_dict(meta["config"])
-    architecture = (
-        "head_encoding", "torso_encoding", "hidden_width", "appearance_dims", "expression_control", "expression_dims",
-        "expression_variance", "occupancy_resolution", "head_pose_condition",
-    )
-    return all(getattr(saved, name) == getattr(config, name) for name in architecture)
+    saved = NerfConfig.from_dict(read_meta(folder)["config"])
+    return all(getattr(saved, name) == getattr(config, name) for name in ARCHITECTURE_FIELDS)
 
 
-def discard_incompatible_checkpoint(folder: Path, config: NerfConfig) -> bool:
-    """Remove a checkpoint that ``config``'s model could not resume; True if one was removed."""
-    if not has_checkpoint(folder) or compatible_checkpoint(folder, config):
-        return False
-    for name in (TENSORS_FILE, META_FILE):
-        (Path(folder) / name).unlink(missing_ok=True)
-    return True
+def discard_unusable_checkpoint(folder: Path, config: NerfConfig) -> str | None:
+    """Remove a checkpoint that ``config``'s model could not resume: unreadable (truncated, corrupt) or of another
+    architecture. Returns why it was removed (naming the file), or None when there was nothing to remove."""
+    if not has_checkpoint(folder):
+        return None
+    try:
+        load_checkpoint(folder)
+        if compatible_checkpoint(folder, config):
+            return None
+        reason = f"the checkpoint in {folder} was trained with another architecture; training starts again"
+    except (CheckpointError, KeyError, TypeError) as exc:
+        reason = f"{exc}; it was discarded and training starts again"
+    discard(folder)
+    return reason
 
 
 def train_step(model, optimizer, dataset, config, rng, device, step: int) -> dict[str, float]:
@@ -130,12 +146,19 @@ def train_avatar(
     model = build_model(config, dataset).to(device)
     optimizer = build_optimizer(model, config)
     start_step = 0
+    discarded = discard_unusable_checkpoint(checkpoint_dir, config)
     if has_checkpoint(checkpoint_dir):
         tensors, meta = load_checkpoint(checkpoint_dir)
-        restore(model, optimizer, tensors, meta)
+        try:
+            restore(model, optimizer, tensors, meta)
+            start_step = int(meta["step"])
+        except (RuntimeError, KeyError, ValueError) as exc:  # tensors of the wrong shape or a partial state
+            discard(checkpoint_dir)
+            discarded = f"the checkpoint in {checkpoint_dir} does not fit this model ({str(exc)[:160]}); training starts again"
+            model = build_model(config, dataset).to(device)
+            optimizer = build_optimizer(model, config)
         model.to(device)
-        start_step = int(meta["step"])
-    elif initial_state is not None:
+    if start_step == 0 and initial_state is not None:
         model.load_state_dict(initial_state)
     rng = np.random.default_rng(config.seed + start_step)
     started = time.perf_counter()
@@ -165,4 +188,5 @@ def train_avatar(
         rays_per_second=steps_run * config.rays_per_step / max(seconds, 1e-9),
         samples_per_second=evaluated / max(seconds, 1e-9),
         nominal_samples_per_second=steps_run * config.rays_per_step * (config.head_samples + config.torso_samples) / max(seconds, 1e-9),
+        discarded_checkpoint=discarded,
     )

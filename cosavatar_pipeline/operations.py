@@ -113,7 +113,25 @@ class Pipeline:
         self.registry.get_video(video)
         if video not in self.instance.get_dynamic_partitions("video"):
             self.instance.add_dynamic_partitions("video", [video])
+        if select:
+            self._check_upstream_stored(video, select)
         return self._execute(defs.resolve_job_def(VIDEO_JOB), video, select, asset_config)
+
+    def _check_upstream_stored(self, video: str, select: list[str]) -> None:
+        """Before a run of only some stages: each input they read is selected too or already stored."""
+        from cosavatar_pipeline.definitions import defs
+
+        graph, chosen = defs.resolve_asset_graph(), set(select)
+        for name in select:
+            if not graph.has(dg.AssetKey(name)):
+                continue  # an unknown name: _execute says which exist
+            for parent in sorted(graph.get(dg.AssetKey(name)).parent_keys):
+                stage = parent.path[-1]
+                if stage in self.video_asset_names() and stage not in chosen and video not in self.materialized(stage):
+                    raise RegistryError(
+                        f"{name} of video {video!r} reads {stage}, which is not stored: run `cosavatar materialize "
+                        f"--video {video} --select {stage}` first, or add {stage} to --select"
+                    )
 
     def materialize_animation(self, video: str, driver: str = "") -> StepOutcome:
         """`avatar_reenactment` of one video: its unedited avatar driven by ``driver`` (default: see the asset)."""

@@ -65,6 +65,16 @@ def test_cli_rejects_duplicates_and_bad_names(pipeline, tmp_path):
     assert pipeline.instance.get_dynamic_partitions("edit") == ["pink"]
 
 
+def test_a_stage_whose_input_is_not_stored_says_what_to_materialize_first(pipeline, tmp_path):
+    clip = write_clip(tmp_path / "portrait.mp4", portrait_frames(40))
+    assert _cli("add-video", str(clip)).exit_code == 0
+    result = _cli("materialize", "--video", "portrait", "--select", "frames")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "frames of video 'portrait' reads source_video, which is not stored: run `cosavatar materialize --video portrait --select source_video` first" in result.output
+    assert pipeline.instance.get_runs() == []  # refused before any run started
+    assert _cli("materialize", "--video", "portrait", "--select", "source_video,frames").exit_code == 0
+
+
 @pytest.mark.parametrize("case", ["no_face", "truncated", "two_faces"])
 def test_dagster_step_fails_with_the_message_and_keeps_other_partitions(pipeline, bad_inputs, tmp_path, case):
     good = write_clip(tmp_path / "good.mp4", portrait_frames(40))

@@ -51,12 +51,14 @@ def atomic_directory(final_dir: Path) -> Iterator[Path]:
 
 
 @contextmanager
-def atomic_file(path: Path, mode: str = "wb") -> Iterator[Any]:
-    """Open a temp file beside ``path``; it is renamed over ``path`` only when the block succeeds."""
+def atomic_file(path: Path, mode: str = "wb", private: bool = False) -> Iterator[Any]:
+    """Open a temp file beside ``path``; it is renamed over ``path`` only when the block succeeds. ``private``
+    keeps it readable by its owner only (0600): for files holding secrets."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    _ordinary_permissions(Path(tmp_name), directory=False)
+    if not private:
+        _ordinary_permissions(Path(tmp_name), directory=False)
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle

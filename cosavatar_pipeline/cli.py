@@ -254,7 +254,7 @@ def worker(
                     "their steps to workers", fg=typer.colors.YELLOW, err=True)
     instance = instance_for(layout())
     config = Path(instance.root_directory) / "celery-worker.yaml"
-    with atomic_file(config, "w") as handle:
+    with atomic_file(config, "w", private=True) as handle:  # the broker URL may carry a password
         yaml.safe_dump({"execution": {"config": celery_settings()}}, handle, sort_keys=False)
     worker_name = name or "-".join(queue)
     command = [str(Path(sys.executable).with_name("dagster-celery")), "worker", "start", "-A", "dagster_celery.app",

@@ -45,6 +45,17 @@ def test_outputs_get_ordinary_permissions(tmp_path):
     assert stat.S_IMODE((tmp_path / "out.json").stat().st_mode) == 0o644
 
 
+def test_files_with_secrets_stay_private(tmp_path):
+    """The worker's settings file carries the broker URL, password included: owner-only, whatever the umask."""
+    import stat
+
+    from cosavatar_pipeline.atomic import atomic_file
+
+    with atomic_file(tmp_path / "celery-worker.yaml", "w", private=True) as handle:
+        handle.write("broker: redis://:secret@host:6379/0\n")
+    assert stat.S_IMODE((tmp_path / "celery-worker.yaml").stat().st_mode) == 0o600
+
+
 def test_a_killed_writers_leftovers_are_cleared_by_the_next_write(tmp_path):
     target = tmp_path / "asset" / "video_a"
     leftover = tmp_path / "asset" / ".video_a.staging-abc123"

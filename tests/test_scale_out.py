@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -199,6 +200,8 @@ def test_instance_storage_is_postgres(cluster):
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
     assert not list(Path(cluster.env["DAGSTER_HOME"]).rglob("*.db")), "no sqlite files beside a PostgreSQL instance"
+    # the workers' settings carry the broker URL (a password, in production): owner-only
+    assert stat.S_IMODE((Path(cluster.env["DAGSTER_HOME"]) / "celery-worker.yaml").stat().st_mode) == 0o600
 
 
 def test_two_videos_and_one_edit_materialized(cluster):

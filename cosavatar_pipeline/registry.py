@@ -7,11 +7,14 @@ names an edit spec (prompt, region, editor settings, seed). Dagster holds the pa
 from __future__ import annotations
 
 import hashlib
-import json
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Literal
+
+from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic.dataclasses import dataclass
 
 from cosavatar_pipeline.atomic import write_json_atomic
 from cosavatar_pipeline.editing.config import DEFAULT_IP2P_SETTINGS, IP2P_SETTING_PRESETS
@@ -34,6 +37,8 @@ REGION_KEYWORDS: dict[str, tuple[str, ...]] = {
              "younger", "smile"),
 }
 EDITORS = ("auto", "ip2p", "procedural")
+# Registry files are read strictly: a hand-edited `"seed": "x"` or an unknown field is an error naming the file.
+STRICT = ConfigDict(strict=True, extra="forbid")
 
 
 def sha256_of_file(path: Path, chunk_size: int = 1 << 20) -> str:
@@ -56,7 +61,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=STRICT)
 class VideoRegistration:
     name: str
     path: str  # absolute path of the file as registered; `source_video` copies it into the store
@@ -65,13 +70,13 @@ class VideoRegistration:
     registered_at: str = field(default_factory=_now)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=STRICT)
 class EditSpec:
     name: str
     prompt: str
-    region: str
+    region: Literal[EDIT_REGIONS]
     region_inferred: bool
-    editor: str = "auto"
+    editor: Literal[EDITORS] = "auto"
     seed: int = 0
     registered_at: str = field(default_factory=_now)
     ip2p_settings: str = DEFAULT_IP2P_SETTINGS  # a key of IP2P_SETTING_PRESETS (specs written before it: the default)
@@ -91,6 +96,18 @@ def validate_prompt(prompt: str) -> str:
     return text
 
 
+def read_entry(path: Path, kind: type, what: str):
+    """A registry file as ``kind``, checked field by field; an InputError naming the file and its first problem."""
+    try:
+        return TypeAdapter(kind).validate_json(path.read_bytes())
+    except OSError as exc:
+        raise InputError(path, f"cannot be read ({exc.strerror})") from None
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise InputError(path, f"is not a valid {what}: {where + ': ' if where else ''}{error['msg']}") from None
+
+
 class Registry:
     """Reads and writes registry entries under ``<home>/registry/{videos,edits}/<name>.json``."""
 
@@ -106,7 +123,10 @@ class Registry:
         path = self.videos_dir / f"{validate_slug(name)}.json"
         if not path.exists():
             raise RegistryError(f"video {name!r} is not registered (registered: {self.video_names() or 'none'})")
-        return VideoRegistration(**json.loads(path.read_text()))
+        entry = read_entry(path, VideoRegistration, "video registration")
+        if entry.name != name:
+            raise InputError(path, f"names the video {entry.name!r}; the file must be called {entry.name}.json")
+        return entry
 
     def find_video_by_sha256(self, sha256: str) -> VideoRegistration | None:
         for name in self.video_names():
@@ -149,10 +169,7 @@ class Registry:
         path = self.edits_dir / f"{validate_slug(name)}.json"
         if not path.exists():
             raise RegistryError(f"edit {name!r} is not registered (registered: {self.edit_names() or 'none'})")
-        try:
-            spec = EditSpec(**json.loads(path.read_text()))
-        except (ValueError, TypeError) as exc:
-            raise InputError(path, f"is not an edit spec ({exc})") from None
+        spec = read_entry(path, EditSpec, "edit spec")
         if spec.name != name:
             raise InputError(path, f"names the edit {spec.name!r}; the file must be called {spec.name}.json")
         validate_slug(spec.name)

@@ -109,3 +109,26 @@ def test_prompts_with_hidden_characters_and_names_without_letters_are_refused(tm
         registry.register_edit("给她粉色的头发")
     assert registry.register_edit("给她粉色的头发", name="pink_hair_zh").prompt == "给她粉色的头发"
     assert registry.register_edit("Café crème hair").name == "cafe_creme_hair"  # accents are transliterated
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ('{"name": "bad", "prompt": 5, "region": "hair", "region_inferred": true}', "prompt: Input should be a valid string"),
+        ('{"name": "bad", "prompt": "pink hair", "region": "hair", "region_inferred": true, "seed": "x"}', "seed: Input should be a valid integer"),
+        ('{"name": "bad", "prompt": "pink hair", "region": "aura", "region_inferred": true}', "region: Input should be"),
+        ('{"name": "bad", "prompt": "pink ha', "Invalid JSON"),
+        ('{"name": "bad", "prompt": "pink hair", "region": "hair", "region_inferred": true, "colour": "red"}', "colour: Unexpected keyword argument"),
+    ],
+)
+def test_a_hand_edited_registry_file_is_named_with_its_problem(tmp_path, content, problem):
+    registry = Registry(tmp_path)
+    registry.edits_dir.mkdir(parents=True)
+    (registry.edits_dir / "bad.json").write_text(content)
+    with pytest.raises(InputError, match=r"bad\.json: is not a valid edit spec: ") as error:
+        registry.get_edit("bad")
+    assert problem in str(error.value)
+    registry.videos_dir.mkdir(parents=True)
+    (registry.videos_dir / "clip.json").write_text('{"name": "clip", "path": "/x.mp4", "sha256": 7}')
+    with pytest.raises(InputError, match=r"clip\.json: is not a valid video registration: sha256: Input should be a valid string"):
+        registry.get_video("clip")

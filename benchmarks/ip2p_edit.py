@@ -92,8 +92,6 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None)
     args = parser.parse_args()
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
-    if device.type == "cpu":
-        torch.set_num_threads(max(1, torch.get_num_threads()))
     on_gpu = device.type == "cuda"
     frames = args.frames or (8 if on_gpu else 1)
     report = run(device, frames, args.steps or (IP2PSettings().steps if on_gpu else 3), args.batch_size or (8 if on_gpu else 1))

@@ -239,8 +239,8 @@ def test_open_mouth_points_go_behind_the_lips_instead_of_stretching_them():
 
 
 def test_the_head_pose_shapes_the_hair_but_never_the_face(real_clips):
-    """The warped head field reads the head pose (hair hangs by gravity) only away from the face: a different pose
-    leaves the field at the face's landmarks as it was and changes it 40 mm above the forehead."""
+    """The warped head field reads the head pose (hair hangs by gravity) only away from the face: the pose part of
+    the field's condition is (nearly) zero at the face's landmarks and whole 40 mm above the forehead."""
     from assets.face_coefficients import load_face_model
     from cosavatar_pipeline.nerf.config import nerf_config
     from cosavatar_pipeline.nerf.dataset import head_box_from_identity
@@ -251,18 +251,19 @@ def test_the_head_pose_shapes_the_hair_but_never_the_face(real_clips):
     identity = load_face_model(manifest_of(real_clips, "face_coefficients", "woman")).identity
     box = head_box_from_identity(identity)
     face = FaceSetup(identity, warp_landmarks(identity), np.zeros(4), np.ones(4), np.full(3, 0.2))
-    torch.manual_seed(0)
     model = AvatarModel(nerf_config("tiny"), 10, 4, box, box + [[0, 0, 400], [0, 0, 400]], face)
     above_forehead = identity[10] + [0.0, -40.0, -5.0]
     points = normalise_to_box(torch.tensor(np.vstack([identity, above_forehead]), dtype=torch.float32), torch.tensor(box))
-    codes = torch.zeros(len(points), 4)
     turned = torch.zeros(len(points), 6)
     turned[:, 1] = 0.4  # 23 degrees of yaw
-    with torch.no_grad():
-        straight_density = model.head(points, model._warped_condition(points, codes, torch.zeros(len(points), 6)))[0]
-        turned_density = model.head(points, model._warped_condition(points, codes, turned))[0]
-    change = (turned_density - straight_density).abs() / straight_density
-    assert change[:-1].max() < 0.02 and change[-1] > 0.05, (change[:-1].max(), change[-1])
+    pose_read = model._warped_condition(points, torch.zeros(len(points), 4), turned)[:, -6:]
+    assert pose_read.shape == (len(points), 6)
+    # the face: 5% of it on average, 10% at most (measured; the gate is sampled on a 64^3 grid, 3.6 mm apart)
+    assert pose_read[:-1, 1].abs().mean() < 0.07 * 0.4 and pose_read[:-1, 1].abs().max() < 0.15 * 0.4
+    assert pose_read[-1, 1] > 0.99 * 0.4  # the hair above the forehead reads the pose whole
+    # without the setting (avatars stored before it) the condition is the gated codes alone
+    plain = AvatarModel(nerf_config("tiny", head_pose_condition=False), 10, 4, box, box + [[0, 0, 400], [0, 0, 400]], face)
+    assert plain._warped_condition(points, torch.zeros(len(points), 4), turned).shape == (len(points), 4)
     assert model.config.head_pose_condition
 
 

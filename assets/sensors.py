@@ -11,6 +11,7 @@ import dagster as dg
 from assets.jobs import reconstruct_video_job
 from assets.partitions import edit_partitions, video_partitions
 from cosavatar_pipeline.errors import CosavatarError
+from cosavatar_pipeline.registry import sha256_of_file
 from cosavatar_pipeline.video.frames import check_video
 from resources import StorageResource
 
@@ -40,6 +41,7 @@ def video_inbox_sensor(context: dg.SensorEvaluationContext, storage: StorageReso
     new_names: list[str] = []
     run_requests: list[dg.RunRequest] = []
     pending: dict[str, str] = {}
+    known = set(context.instance.get_dynamic_partitions(video_partitions.name))
     for path in sorted(inbox.iterdir()):
         if path.is_symlink():  # whoever can write the inbox must not pull in files from elsewhere on the machine
             if path.name not in cursor["handled"]:
@@ -48,19 +50,18 @@ def video_inbox_sensor(context: dg.SensorEvaluationContext, storage: StorageReso
             continue
         if not path.is_file() or path.suffix.lower() not in VIDEO_SUFFIXES or path.name.startswith("."):
             continue
-        fingerprint = _fingerprint(path)
-        if cursor["handled"].get(path.name) == fingerprint:
-            continue
-        size = path.stat().st_size
-        settled = time.time() - path.stat().st_mtime >= SETTLE_SECONDS
-        if cursor["pending"].get(path.name) != size or not settled:
-            pending[path.name] = size  # first sight, still growing, or touched just now: look again next tick
-            continue
-        cursor["handled"][path.name] = fingerprint
         try:
-            check_video(path)
-            entry = registry.register_video(path)  # named after the file (an error when it has no a-z or 0-9)
-        except CosavatarError as exc:
+            fingerprint = _fingerprint(path)
+            if cursor["handled"].get(path.name) == fingerprint:
+                continue
+            size = path.stat().st_size
+            settled = time.time() - path.stat().st_mtime >= SETTLE_SECONDS
+            if cursor["pending"].get(path.name) != size or not settled:
+                pending[path.name] = size  # first sight, still growing, or touched just now: look again next tick
+                continue
+            cursor["handled"][path.name] = fingerprint
+            entry = _register_inbox_file(path, registry, known)
+        except (CosavatarError, OSError) as exc:  # one bad or vanished file never drops the other files' tick
             context.log.warning(f"inbox: skipped {path.name}: {exc}")
             continue
         context.log.info(f"inbox: registered {path.name} as video {entry.name!r}")
@@ -72,6 +73,16 @@ def video_inbox_sensor(context: dg.SensorEvaluationContext, storage: StorageReso
         dynamic_partitions_requests=[video_partitions.build_add_request(new_names)] if new_names else [],
         cursor=json.dumps(cursor, sort_keys=True),
     )
+
+
+def _register_inbox_file(path: Path, registry, known_partitions: set[str]):
+    """The file's registry entry. One written by an earlier tick that failed before its partition and run were
+    requested is taken up again (a tick's result is all or nothing; the registry file is written during it)."""
+    existing = registry.find_video_by_sha256(sha256_of_file(path))
+    if existing is not None and existing.name not in known_partitions:
+        return existing
+    check_video(path)
+    return registry.register_video(path)  # named after the file (an error when it has no a-z or 0-9)
 
 
 @dg.sensor(

@@ -53,6 +53,20 @@ def test_inbox_sensor(pipeline, bad_inputs, tmp_path):
     assert _tick(pipeline, third.cursor).run_requests == []
 
 
+def test_a_tick_that_failed_after_registering_a_file_is_taken_up_again(pipeline, tmp_path):
+    """The registry file is written during a tick, the partition and run only in its result: when the tick raised
+    after the write (a corrupt file, a timeout), the next tick must still add the partition and request the run."""
+    inbox = pipeline.home.inbox
+    inbox.mkdir(parents=True)
+    clip = write_clip(inbox / "talk.mp4", portrait_frames(40))
+    _age(clip, SETTLE_SECONDS + 1)
+    pipeline.registry.register_video(clip)  # what the failed tick left: a registry entry, no partition, no cursor
+    first = _tick(pipeline, None)
+    second = _tick(pipeline, first.cursor)
+    assert [r.partition_key for r in second.run_requests] == ["talk"]
+    assert second.dynamic_partitions_requests[0].partition_keys == ["talk"]
+
+
 def test_inbox_sensor_skips_links_and_names_it_cannot_make(pipeline, tmp_path):
     """A symbolic link in a shared inbox would pull any file the daemon can read into the store: it is skipped. A
     file name with no a-z or 0-9 (all Chinese, say) gets no colliding 'unnamed': it is reported and skipped."""

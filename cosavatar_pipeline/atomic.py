@@ -74,3 +74,26 @@ def atomic_file(path: Path, mode: str = "wb", private: bool = False) -> Iterator
 def write_json_atomic(path: Path, payload: Any) -> None:
     with atomic_file(path, "w") as handle:
         json.dump(payload, handle, indent=2, sort_keys=True, default=str)
+
+
+def write_json_exclusive(path: Path, payload: Any) -> None:
+    """Write JSON to ``path`` whole and only if nothing is there yet: of two writers racing for one name, the second
+    gets FileExistsError and the first's file stays (a hard link never replaces, unlike a rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _ordinary_permissions(Path(tmp_name), directory=False)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(payload, handle, indent=2, sort_keys=True, default=str)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp_name, path)
+        except FileExistsError:
+            raise
+        except OSError:  # a filesystem without hard links (some FUSE/SMB mounts): exclusive create instead
+            with open(path, "x") as handle:
+                handle.write(Path(tmp_name).read_text())
+    finally:
+        os.unlink(tmp_name)

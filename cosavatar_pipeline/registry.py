@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
-from cosavatar_pipeline.atomic import write_json_atomic
+from cosavatar_pipeline.atomic import write_json_exclusive
 from cosavatar_pipeline.editing.config import DEFAULT_IP2P_SETTINGS, IP2P_SETTING_PRESETS
 from cosavatar_pipeline.errors import InputError, RegistryError
 from cosavatar_pipeline.presets import DEFAULT_PRESET, default_preset, get_preset
@@ -154,7 +154,10 @@ class Registry:
         if (self.videos_dir / f"{name}.json").exists():
             raise RegistryError(f"{path}: the name {name!r} is taken by another video; pass a different --name")
         entry = VideoRegistration(name=name, path=str(path.resolve()), sha256=digest, preset=preset)
-        write_json_atomic(self.videos_dir / f"{name}.json", asdict(entry))
+        try:
+            write_json_exclusive(self.videos_dir / f"{name}.json", asdict(entry))
+        except FileExistsError:  # another add-video took the name since the check above
+            raise RegistryError(f"{path}: the name {name!r} is taken by another video; pass a different --name") from None
         return entry
 
     def unregister_video(self, name: str) -> None:
@@ -211,5 +214,8 @@ class Registry:
             seed=seed,
             ip2p_settings=ip2p_settings,
         )
-        write_json_atomic(self.edits_dir / f"{name}.json", asdict(spec))
+        try:
+            write_json_exclusive(self.edits_dir / f"{name}.json", asdict(spec))
+        except FileExistsError:  # another add-edit took the name since the check above
+            raise RegistryError(f"edit name {name!r} is taken; pass a different --name") from None
         return spec

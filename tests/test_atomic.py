@@ -64,3 +64,19 @@ def test_a_killed_writers_leftovers_are_cleared_by_the_next_write(tmp_path):
     with atomic_directory(target) as staging:
         (staging / "data.txt").write_text("whole")
     assert sorted(p.name for p in target.parent.iterdir()) == ["video_a"]
+
+
+def test_of_two_writers_racing_for_one_name_the_second_is_refused(tmp_path):
+    """Registry files are created exclusively: two `add-edit` runs choosing one name cannot both win (with a rename
+    the second would silently replace the first)."""
+    import json
+
+    import pytest
+
+    from cosavatar_pipeline.atomic import write_json_exclusive
+
+    write_json_exclusive(tmp_path / "pink.json", {"prompt": "first"})
+    with pytest.raises(FileExistsError):
+        write_json_exclusive(tmp_path / "pink.json", {"prompt": "second"})
+    assert json.loads((tmp_path / "pink.json").read_text()) == {"prompt": "first"}
+    assert [p.name for p in tmp_path.iterdir()] == ["pink.json"]  # no temp file left behind

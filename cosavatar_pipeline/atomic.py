@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -10,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from cosavatar_pipeline.errors import CosavatarError
 
 
 def _umask() -> int:
@@ -23,15 +26,42 @@ def _ordinary_permissions(path: Path, directory: bool) -> None:
     os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
 
 
+class FolderBusy(CosavatarError):
+    """Another live process is writing the same output folder."""
+
+
+@contextmanager
+def writer_lock(final_dir: Path) -> Iterator[None]:
+    """Hold ``final_dir``'s lock (``.<name>.lock`` beside it) or fail at once with FolderBusy: one writer per
+    output folder. The kernel drops the lock of a process that dies, so a killed writer never blocks the next."""
+    lock_path = final_dir.parent / f".{final_dir.name}.lock"
+    with open(lock_path, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FolderBusy(
+                f"{final_dir}: another run is writing this output right now; wait for it to finish (or stop it) and run again"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @contextmanager
 def atomic_directory(final_dir: Path) -> Iterator[Path]:
     """Yield an empty staging folder; on success it replaces ``final_dir`` in one rename.
 
-    On an exception the staging folder is removed and ``final_dir`` (an earlier output) is left as it was.
-    """
+    On an exception the staging folder is removed and ``final_dir`` (an earlier output) is left as it was. The
+    folder's writer lock is held throughout (FolderBusy for a second writer)."""
     final_dir = Path(final_dir)
     final_dir.parent.mkdir(parents=True, exist_ok=True)
-    # leftovers of a writer that was killed (no exception handler ran); one writer per folder at a time
+    with writer_lock(final_dir):
+        yield from _staged(final_dir)
+
+
+def _staged(final_dir: Path) -> Iterator[Path]:
+    # leftovers of a writer that was killed (no exception handler ran): with the lock held, no live writer owns one
     for stale in final_dir.parent.glob(f".{final_dir.name}.staging-*"):
         shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{final_dir.name}.staging-", dir=final_dir.parent))

@@ -14,12 +14,12 @@ def test_failed_write_keeps_the_earlier_output(tmp_path):
             (staging / "data.txt").write_text("half-written")
             raise RuntimeError("step crashed")
     assert (target / "data.txt").read_text() == "first"
-    assert sorted(p.name for p in target.parent.iterdir()) == ["video_a"]  # no staging leftovers
+    assert sorted(p.name for p in target.parent.iterdir() if not p.name.endswith(".lock")) == ["video_a"]  # no staging leftovers
 
     with atomic_directory(target) as staging:
         (staging / "data.txt").write_text("second")
     assert (target / "data.txt").read_text() == "second"
-    assert sorted(p.name for p in target.parent.iterdir()) == ["video_a"]
+    assert sorted(p.name for p in target.parent.iterdir() if not p.name.endswith(".lock")) == ["video_a"]
 
 
 def test_json_is_replaced_whole(tmp_path):
@@ -63,7 +63,7 @@ def test_a_killed_writers_leftovers_are_cleared_by_the_next_write(tmp_path):
     (leftover / "half.npy").write_bytes(b"partial")
     with atomic_directory(target) as staging:
         (staging / "data.txt").write_text("whole")
-    assert sorted(p.name for p in target.parent.iterdir()) == ["video_a"]
+    assert sorted(p.name for p in target.parent.iterdir() if not p.name.endswith(".lock")) == ["video_a"]
 
 
 def test_of_two_writers_racing_for_one_name_the_second_is_refused(tmp_path):
@@ -80,3 +80,34 @@ def test_of_two_writers_racing_for_one_name_the_second_is_refused(tmp_path):
         write_json_exclusive(tmp_path / "pink.json", {"prompt": "second"})
     assert json.loads((tmp_path / "pink.json").read_text()) == {"prompt": "first"}
     assert [p.name for p in tmp_path.iterdir()] == ["pink.json"]  # no temp file left behind
+
+
+def test_a_second_writer_of_one_folder_is_refused_and_the_first_commits(tmp_path):
+    """Two writers of one partition in two processes: the second fails at once with a message naming the folder,
+    and cannot delete the first's staging folder; the first commits. Once it is done the folder is free again."""
+    import subprocess
+    import sys
+
+    import pytest
+
+    from cosavatar_pipeline.atomic import FolderBusy, atomic_directory
+
+    final = tmp_path / "frames" / "woman"
+    second_writer = (
+        "import sys; from cosavatar_pipeline.atomic import atomic_directory, FolderBusy\n"
+        f"try:\n    with atomic_directory({str(final)!r}) as s: pass\n"
+        "except FolderBusy as e:\n    print(e); sys.exit(3)\n"
+    )
+    with atomic_directory(final) as staging:
+        (staging / "frames.npy").write_text("first")
+        other = subprocess.run([sys.executable, "-c", second_writer], capture_output=True, text=True)
+        assert other.returncode == 3, other.stderr
+        assert f"{final}: another run is writing this output right now" in other.stdout
+        assert staging.exists()
+        with pytest.raises(FolderBusy):  # a second writer in this process too
+            with atomic_directory(final):
+                pass
+    assert (final / "frames.npy").read_text() == "first"
+    with atomic_directory(final) as staging:
+        (staging / "frames.npy").write_text("second")
+    assert (final / "frames.npy").read_text() == "second"

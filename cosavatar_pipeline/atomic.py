@@ -60,9 +60,43 @@ def atomic_directory(final_dir: Path) -> Iterator[Path]:
         yield from _staged(final_dir)
 
 
+def recover_interrupted_commit(final_dir: Path) -> bool:
+    """A writer killed between the commit's two renames left ``final_dir`` missing and its previous output in a
+    ``.retired-*`` folder: put that back (unless a live writer holds the folder). True if something was restored."""
+    final_dir = Path(final_dir)
+    if final_dir.exists() or not final_dir.parent.exists():
+        return False
+    try:
+        with writer_lock(final_dir):
+            return _restore_retired(final_dir)
+    except FolderBusy:
+        return False
+
+
+def _restore_retired(final_dir: Path) -> bool:
+    if final_dir.exists():
+        return False
+    for retired in sorted(final_dir.parent.glob(f".{final_dir.name}.retired-*")):
+        if (retired / "old").is_dir():
+            os.rename(retired / "old", final_dir)
+            _fsync_directory(final_dir.parent)
+            return True
+    return False
+
+
+def _fsync_directory(folder: Path) -> None:
+    """Make renames inside ``folder`` durable (a crash after the call cannot undo them)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _staged(final_dir: Path) -> Iterator[Path]:
     # leftovers of a writer that was killed (no exception handler ran): with the lock held, no live writer owns one
-    for stale in final_dir.parent.glob(f".{final_dir.name}.staging-*"):
+    _restore_retired(final_dir)
+    for stale in [*final_dir.parent.glob(f".{final_dir.name}.staging-*"), *final_dir.parent.glob(f".{final_dir.name}.retired-*")]:
         shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{final_dir.name}.staging-", dir=final_dir.parent))
     _ordinary_permissions(staging, directory=True)
@@ -75,7 +109,8 @@ def _staged(final_dir: Path) -> Iterator[Path]:
     if final_dir.exists():
         retired = Path(tempfile.mkdtemp(prefix=f".{final_dir.name}.retired-", dir=final_dir.parent))
         os.rename(final_dir, retired / "old")
-    os.rename(staging, final_dir)
+    os.rename(staging, final_dir)  # killed before this line: recover_interrupted_commit puts the old output back
+    _fsync_directory(final_dir.parent)
     if retired is not None:
         shutil.rmtree(retired, ignore_errors=True)
 

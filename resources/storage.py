@@ -17,7 +17,7 @@ from typing import Any
 
 import dagster as dg
 
-from cosavatar_pipeline.atomic import atomic_directory, write_json_atomic
+from cosavatar_pipeline.atomic import atomic_directory, recover_interrupted_commit, write_json_atomic
 from cosavatar_pipeline.home import HomeLayout, layout
 from cosavatar_pipeline.errors import InputError
 from cosavatar_pipeline.registry import Registry
@@ -73,6 +73,8 @@ def partition_folder(store: Path, asset_name: str, partition_key: str) -> Path:
 def stored_manifest(folder: Path, what: str) -> Manifest:
     """The manifest a partition folder holds; ``what`` names the partition in the error when it has none."""
     manifest_path = Path(folder) / MANIFEST_FILE
+    if not manifest_path.exists():
+        recover_interrupted_commit(Path(folder))
     if not manifest_path.exists():
         raise FileNotFoundError(f"{what} has no output at {folder}: materialize it first")
     return Manifest(**json.loads(manifest_path.read_text()))

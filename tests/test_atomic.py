@@ -111,3 +111,30 @@ def test_a_second_writer_of_one_folder_is_refused_and_the_first_commits(tmp_path
     with atomic_directory(final) as staging:
         (staging / "frames.npy").write_text("second")
     assert (final / "frames.npy").read_text() == "second"
+
+
+def test_a_writer_killed_between_the_two_renames_loses_nothing(tmp_path):
+    """The commit moves the old output aside, then the new one in. Killed in between (state made by hand), the
+    partition is missing and its old output sits in `.retired-*`: reading it puts the old output back, and the
+    next write recovers and cleans up too."""
+    import os
+
+    from cosavatar_pipeline.atomic import atomic_directory
+    from resources.storage import MANIFEST_FILE, stored_manifest
+
+    final = tmp_path / "frames" / "woman"
+    with atomic_directory(final) as staging:
+        (staging / MANIFEST_FILE).write_text(f'{{"directory": "{final}", "files": {{}}, "info": {{"preset": "tiny"}}}}')
+    retired = tmp_path / "frames" / ".woman.retired-x"
+    retired.mkdir()
+    os.rename(final, retired / "old")  # the first rename done, the process killed before the second
+    assert not final.exists()
+    assert stored_manifest(final, "frames partition 'woman'").info == {"preset": "tiny"}
+    assert (final / MANIFEST_FILE).exists() and not (retired / "old").exists()
+
+    retired.mkdir(exist_ok=True)
+    os.rename(final, retired / "old")
+    with atomic_directory(final) as staging:  # a rerun: recovers, then replaces, and leaves no leftovers
+        (staging / "new.txt").write_text("new")
+    assert (final / "new.txt").exists()
+    assert sorted(p.name for p in final.parent.iterdir() if not p.name.endswith(".lock")) == ["woman"]

@@ -41,12 +41,9 @@ EDITORS = ("auto", "ip2p", "procedural")
 STRICT = ConfigDict(strict=True, extra="forbid")
 
 
-def sha256_of_file(path: Path, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
+def sha256_of_file(path: Path) -> str:
     with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def infer_region(prompt: str) -> str:

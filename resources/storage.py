@@ -20,7 +20,7 @@ import dagster as dg
 from cosavatar_pipeline.atomic import atomic_directory, recover_interrupted_commit, write_json_atomic
 from cosavatar_pipeline.home import HomeLayout, layout
 from cosavatar_pipeline.errors import InputError
-from cosavatar_pipeline.registry import Registry
+from cosavatar_pipeline.registry import Registry, sha256_of_file
 from cosavatar_pipeline.slugs import validate_slug
 
 MANIFEST_FILE = "manifest.json"
@@ -44,14 +44,6 @@ class Manifest:
     def data_version(self) -> str:
         digest = hashlib.sha256(json.dumps(self.files, sort_keys=True).encode()).hexdigest()
         return digest[:16]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def partition_folder(store: Path, asset_name: str, partition_key: str) -> Path:
@@ -88,7 +80,7 @@ class PartitionWriter:
 
     def record(self, files: list[str], **info: Any) -> None:
         """Hash the written files and stage the manifest; call once all files are in ``staging``."""
-        hashes = {name: _sha256(self.staging / name) for name in files}
+        hashes = {name: sha256_of_file(self.staging / name) for name in files}
         self.manifest = Manifest(directory=str(self.final), files=hashes, info=info)
         write_json_atomic(self.staging / MANIFEST_FILE, asdict(self.manifest))
 
@@ -158,7 +150,18 @@ class ManifestIOManager(dg.ConfigurableIOManager):
             )
 
     def load_input(self, context: dg.InputContext) -> Manifest:
-        return stored_manifest(
-            self._folder(context.asset_key, context.asset_partition_key),
-            f"{context.asset_key.to_user_string()} partition {context.asset_partition_key!r}",
-        )
+        what = f"{context.asset_key.to_user_string()} partition {context.asset_partition_key!r}"
+        manifest = stored_manifest(self._folder(context.asset_key, context.asset_partition_key), what)
+        verify_files(manifest, what)
+        return manifest
+
+
+def verify_files(manifest: Manifest, what: str) -> None:
+    """Every file a step reads is the one its manifest recorded (sha256): a file changed or damaged since it was
+    stored is an error naming it, not a silent input."""
+    for name, expected in manifest.files.items():
+        path = Path(manifest.directory) / name
+        if not path.exists():
+            raise InputError(path, f"is missing from {what}; materialize {what.split(' partition')[0]} again")
+        if sha256_of_file(path) != expected:
+            raise InputError(path, f"does not match the sha256 {what}'s manifest recorded (changed or damaged since it was stored); materialize it again")

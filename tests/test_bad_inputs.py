@@ -73,6 +73,12 @@ def test_a_stage_whose_input_is_not_stored_says_what_to_materialize_first(pipeli
     assert "frames of video 'portrait' reads source_video, which is not stored: run `cosavatar materialize --video portrait --select source_video` first" in result.output
     assert pipeline.instance.get_runs() == []  # refused before any run started
     assert _cli("materialize", "--video", "portrait", "--select", "source_video,frames").exit_code == 0
+    # a stored input damaged since: the step that reads it names the file instead of reading it
+    source = next(p for p in pipeline.asset_folder("source_video", "portrait").iterdir() if p.suffix == ".mp4")
+    source.write_bytes(source.read_bytes()[:-100])
+    damaged = _cli("materialize", "--video", "portrait", "--select", "frames")
+    assert damaged.exit_code == 1
+    assert f"{source}: does not match the sha256 source_video partition 'portrait'" in damaged.output
 
 
 @pytest.mark.parametrize("case", ["no_face", "truncated", "two_faces"])

@@ -77,28 +77,21 @@ ARCHITECTURE_FIELDS = (
 )
 
 
-def compatible_checkpoint(folder: Path, config: NerfConfig) -> bool:
-    """A checkpoint can be resumed only by a model of the same architecture."""
-    if not has_checkpoint(folder):
-        return False
-    saved = NerfConfig.from_dict(read_meta(folder)["config"])
-    return all(getattr(saved, name) == getattr(config, name) for name in ARCHITECTURE_FIELDS)
-
-
-def discard_unusable_checkpoint(folder: Path, config: NerfConfig) -> str | None:
-    """Remove a checkpoint that ``config``'s model could not resume: unreadable (truncated, corrupt) or of another
-    architecture. Returns why it was removed (naming the file), or None when there was nothing to remove."""
-    if not has_checkpoint(folder):
-        return None
+def resume(model: AvatarModel, optimizer: torch.optim.Optimizer, folder: Path, config: NerfConfig) -> int:
+    """Restore model and optimizer from the checkpoint in ``folder``; the step it resumes at. CheckpointError when
+    it cannot be resumed: unreadable (truncated, corrupt), of another architecture, or not fitting the model."""
+    tensors, meta = load_checkpoint(folder)
     try:
-        load_checkpoint(folder)
-        if compatible_checkpoint(folder, config):
-            return None
-        reason = f"the checkpoint in {folder} was trained with another architecture; training starts again"
-    except (CheckpointError, KeyError, TypeError) as exc:
-        reason = f"{exc}; it was discarded and training starts again"
-    discard(folder)
-    return reason
+        saved = NerfConfig.from_dict(meta["config"])
+    except (KeyError, TypeError) as exc:
+        raise CheckpointError(folder, f"holds no readable settings ({exc})") from None
+    if not all(getattr(saved, name) == getattr(config, name) for name in ARCHITECTURE_FIELDS):
+        raise CheckpointError(folder, "was trained with another architecture")
+    try:
+        restore(model, optimizer, tensors, meta)
+        return int(meta["step"])
+    except (RuntimeError, KeyError, ValueError, TypeError) as exc:  # tensors of the wrong shape, a partial state
+        raise CheckpointError(folder, f"does not fit this model ({str(exc)[:160]})") from None
 
 
 def train_step(model, optimizer, dataset, config, rng, device, step: int) -> dict[str, float]:
@@ -145,17 +138,14 @@ def train_avatar(
     device = torch.device(device)
     model = build_model(config, dataset).to(device)
     optimizer = build_optimizer(model, config)
-    start_step = 0
-    discarded = discard_unusable_checkpoint(checkpoint_dir, config)
+    start_step, discarded = 0, None
     if has_checkpoint(checkpoint_dir):
-        tensors, meta = load_checkpoint(checkpoint_dir)
         try:
-            restore(model, optimizer, tensors, meta)
-            start_step = int(meta["step"])
-        except (RuntimeError, KeyError, ValueError) as exc:  # tensors of the wrong shape or a partial state
+            start_step = resume(model, optimizer, checkpoint_dir, config)
+        except CheckpointError as exc:
             discard(checkpoint_dir)
-            discarded = f"the checkpoint in {checkpoint_dir} does not fit this model ({str(exc)[:160]}); training starts again"
-            model = build_model(config, dataset).to(device)
+            discarded = f"{exc}; it was discarded and training starts again"
+            model = build_model(config, dataset)  # a partial restore may have changed the first one
             optimizer = build_optimizer(model, config)
         model.to(device)
     if start_step == 0 and initial_state is not None:

@@ -78,11 +78,12 @@ def video_inbox_sensor(context: dg.SensorEvaluationContext, storage: StorageReso
 def _register_inbox_file(path: Path, registry, known_partitions: set[str]):
     """The file's registry entry. One written by an earlier tick that failed before its partition and run were
     requested is taken up again (a tick's result is all or nothing; the registry file is written during it)."""
-    existing = registry.find_video_by_sha256(sha256_of_file(path))
+    digest = sha256_of_file(path)
+    existing = registry.find_video_by_sha256(digest)
     if existing is not None and existing.name not in known_partitions:
         return existing
     check_video(path)
-    return registry.register_video(path)  # named after the file (an error when it has no a-z or 0-9)
+    return registry.register_video(path, sha256=digest)  # named after the file (an error when it has no a-z or 0-9)
 
 
 @dg.sensor(

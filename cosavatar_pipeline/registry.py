@@ -132,9 +132,11 @@ class Registry:
                 return entry
         return None
 
-    def register_video(self, path: Path, name: str | None = None, preset: str | None = None) -> VideoRegistration:
+    def register_video(
+        self, path: Path, name: str | None = None, preset: str | None = None, sha256: str | None = None
+    ) -> VideoRegistration:
         """Record a video file under a slug (preset: ``default_preset()`` when None). Checks only what is cheap;
-        decoding is checked by the probe."""
+        decoding is checked by the probe. ``sha256``: the file's, when the caller has hashed it already."""
         path = Path(path).expanduser()
         if not path.exists():
             raise InputError(path, "does not exist")
@@ -144,7 +146,7 @@ class Registry:
             raise InputError(path, "is empty (0 bytes)")
         preset = get_preset(preset).name if preset else default_preset()
         name = validate_slug(name) if name else name_from(path.stem, f"file name {path.name!r}")
-        digest = sha256_of_file(path)
+        digest = sha256 or sha256_of_file(path)
         same_file = self.find_video_by_sha256(digest)
         if same_file is not None:
             raise RegistryError(f"{path}: already registered as video {same_file.name!r} (same sha256 {digest[:12]}…)")

@@ -16,10 +16,9 @@ from assets.partitions import edit_video_partitions, video_partitions
 from assets.reenactment import ReenactmentSettings, write_reenactment
 from assets.reporting import ProgressLog, manifest_output, preview_metadata
 from assets.source_video import SOURCE_FILE
-from cosavatar_pipeline.editing.composite import composite_into_source
+from cosavatar_pipeline.editing.composite import composite_into_source, psnr_outside_region
 from cosavatar_pipeline.editing.config import edit_round_config
 from cosavatar_pipeline.editing.dataset_update import RoundDataset
-from cosavatar_pipeline.editing.regions import dilate
 from cosavatar_pipeline.executors import GPU_POOL, GPU_STEP_TAGS
 from cosavatar_pipeline.nerf.metrics import psnr
 from cosavatar_pipeline.nerf.render import render_dataset_frames
@@ -158,19 +157,14 @@ def final_render(
     pairs = consecutive_pairs(ids)
     raw_error = warping_error(raw_edits, flow, pairs, region)
     final_error = warping_error(delivered, flow, pairs, region)
-    outside = ~dilate(region, max(1, dataset.size // 32))  # clear of the blend's feathered edge
-
-    def psnr_outside(images):
-        return float(np.mean([psnr(r, s, m) for r, s, m in zip(images, source, outside) if m.any()]))
-
     figures = {
         "warping_error_raw_edits": raw_error,
         "warping_error_final": final_error,
         "warping_error_ratio": final_error / max(raw_error, 1e-9),
         "warping_error_render": warping_error(rendered, flow, pairs, region),
         "warping_error_source": warping_error(source, flow, pairs, region),
-        "psnr_outside_region_vs_source": psnr_outside(delivered),
-        "psnr_outside_region_render_vs_source": psnr_outside(rendered),
+        "psnr_outside_region_vs_source": psnr_outside_region(delivered, source, region),
+        "psnr_outside_region_render_vs_source": psnr_outside_region(rendered, source, region),
         "flow_valid_fraction": flow.valid_fraction,
         "frame_count": float(len(rendered)),
     }

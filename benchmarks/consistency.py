@@ -31,15 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.clips import SHARED_VIDEOS, prepare_clip  # noqa: E402
 from cosavatar_pipeline.editing.blend import blend, feathered_mask  # noqa: E402
-from cosavatar_pipeline.editing.composite import composite_into_source  # noqa: E402
+from cosavatar_pipeline.editing.composite import composite_into_source, psnr_outside_region  # noqa: E402
 from cosavatar_pipeline.editing.config import edit_round_config  # noqa: E402
 from cosavatar_pipeline.editing.dataset_update import frame_seed  # noqa: E402
 from cosavatar_pipeline.editing.loop import EditRequest, run_edit_loop  # noqa: E402
 from cosavatar_pipeline.editing.perturbed import Perturbation, PerturbedEditor  # noqa: E402
-from cosavatar_pipeline.editing.regions import dilate  # noqa: E402
 from cosavatar_pipeline.nerf.config import nerf_config  # noqa: E402
 from cosavatar_pipeline.nerf.dataset import AvatarDataset  # noqa: E402
-from cosavatar_pipeline.nerf.metrics import psnr  # noqa: E402
 from cosavatar_pipeline.nerf.render import render_dataset_frames  # noqa: E402
 from cosavatar_pipeline.nerf.trainer import train_avatar  # noqa: E402
 from cosavatar_pipeline.parsing.labels import region_mask  # noqa: E402
@@ -57,10 +55,6 @@ def per_frame_baseline(editor, frames, labels, prompt, region, edit_seed, config
     seeds = np.array([frame_seed(edit_seed, 1, i) for i in range(len(frames))])
     edits = editor.edit(frames, frames, prompt, masks, seeds)
     return np.stack([blend(e, f, m) for e, f, m in zip(edits, frames, masks)])
-
-
-def psnr_outside(images: np.ndarray, references: np.ndarray, outside: np.ndarray) -> float:
-    return float(np.mean([psnr(i, r, m) for i, r, m in zip(images, references, outside) if m.any()]))
 
 
 def contact_sheet(frames, raw, final, composited, frame_ids) -> np.ndarray:
@@ -107,7 +101,6 @@ def main() -> None:
     flow = source_flow(clip.frames)
     region = region_mask(clip.labels, args.region)
     train_pairs, all_pairs = consecutive_pairs(dataset.train), np.arange(dataset.count - 1)
-    outside = ~dilate(region, max(1, dataset.size // 32))  # clear of the blend's feathered edge
     figures = {
         "warping_error_source": warping_error(clip.frames, flow, all_pairs, region),
         "warping_error_raw_edits": warping_error(raw, flow, train_pairs, region),
@@ -116,10 +109,10 @@ def main() -> None:
         "warping_error_delivered_all_pairs": warping_error(delivered, flow, all_pairs, region),
         "warping_error_per_frame_baseline_all_pairs": warping_error(baseline, flow, all_pairs, region),
         "warping_error_unedited_render": warping_error(unedited, flow, train_pairs, region),
-        "psnr_outside_region_final_render_vs_source": psnr_outside(final, clip.frames, outside),
-        "psnr_outside_region_delivered_vs_source": psnr_outside(delivered, clip.frames, outside),
-        "psnr_outside_region_final_vs_unedited_render": psnr_outside(final, unedited, outside),
-        "psnr_outside_region_unedited_render_vs_source": psnr_outside(unedited, clip.frames, outside),
+        "psnr_outside_region_final_render_vs_source": psnr_outside_region(final, clip.frames, region),
+        "psnr_outside_region_delivered_vs_source": psnr_outside_region(delivered, clip.frames, region),
+        "psnr_outside_region_final_vs_unedited_render": psnr_outside_region(final, unedited, region),
+        "psnr_outside_region_unedited_render_vs_source": psnr_outside_region(unedited, clip.frames, region),
         "train_pairs": float(len(train_pairs)),
         "all_pairs": float(len(all_pairs)),
         "flow_valid_fraction": flow.valid_fraction,

@@ -8,7 +8,8 @@ import numpy as np
 
 from cosavatar_pipeline.editing.blend import blend, feathered_mask
 from cosavatar_pipeline.editing.config import EditRoundConfig
-from cosavatar_pipeline.editing.regions import grown_region
+from cosavatar_pipeline.editing.regions import dilate, grown_region
+from cosavatar_pipeline.nerf.metrics import psnr
 
 
 def composite_into_source(
@@ -26,3 +27,11 @@ def composite_into_source(
     )
     composited = np.stack([blend(r, s, m) for r, s, m in zip(renders, sources, masks)])
     return composited, masks
+
+
+def psnr_outside_region(images: np.ndarray, references: np.ndarray, regions: np.ndarray) -> float:
+    """Mean per-frame PSNR (dB) of ``images`` against ``references`` (N, S, S, 3) where the edit should change
+    nothing: outside ``regions`` (N, S, S) bool, grown by size/32 px to stay clear of the blend's feathered edge.
+    Frames identical there count 120 dB (``psnr``'s cap)."""
+    outside = ~dilate(regions, max(1, images.shape[1] // 32))
+    return float(np.mean([psnr(i, r, m) for i, r, m in zip(images, references, outside) if m.any()]))

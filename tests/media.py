@@ -82,3 +82,20 @@ def write_variable_rate_clip(path: Path, frame_times_s: list[float], size: int =
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+def write_phone_clip(path: Path, upright: list[np.ndarray], rotation: int, mirrored: bool = False, fps: float = 25.0) -> Path:
+    """An mp4 as a phone writes one: the frames stored turned, with a display matrix that turns them upright
+    (``rotation`` degrees counter-clockwise), optionally also mirrored."""
+    stored = [np.ascontiguousarray(np.rot90(frame, k=-rotation // 90)) for frame in upright]
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps))
+        stream.height, stream.width = stored[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.set_display_rotation(rotation, hflip=mirrored)
+        for image in stored:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path

@@ -5,10 +5,11 @@ import pytest
 
 from cosavatar_pipeline.presets import get_preset
 from cosavatar_pipeline.video.decode import VideoFrames, constant_rate_source_indices
-from cosavatar_pipeline.video.frames import extract_frames, load_frames
+from cosavatar_pipeline.errors import InputError
+from cosavatar_pipeline.video.frames import check_video, extract_frames, load_frames
 from cosavatar_pipeline.video.probe import probe_video
 from tests.conftest import DRIVING_MAN, shared_video
-from tests.media import write_variable_rate_clip
+from tests.media import portrait_frames, write_clip, write_phone_clip, write_variable_rate_clip
 
 
 def test_constant_rate_indices_by_hand():
@@ -64,3 +65,34 @@ def test_extract_frames_sizes(tmp_path, sample_clips, preset):
     assert frames.shape == (100, size, size, 3) and frames.dtype == np.uint8
     assert result.frame_count == 100  # 4.0 s at 25 fps
     assert frames.std() > 20  # real picture content, not a blank array
+
+
+@pytest.mark.parametrize("rotation", [90, 270, 180])
+def test_a_phone_clip_is_read_upright_by_every_stage_that_reads_frames(tmp_path, rotation):
+    # portrait frames (256 tall, 192 wide) stored turned, with the display matrix a phone writes
+    upright = [np.ascontiguousarray(frame[:, 32:224]) for frame in portrait_frames(30)]
+    phone = write_phone_clip(tmp_path / "phone.mp4", upright, rotation)
+    info = probe_video(phone)
+    assert (info.rotation_degrees, info.width, info.height) == (rotation, 192, 256)
+    decoded = VideoFrames(phone).get(np.arange(3))
+    assert decoded.shape == (3, 256, 192, 3)
+    assert np.abs(decoded.astype(int) - np.stack(upright[:3])).mean() < 4  # codec noise, not a turned picture
+    check_video(phone)  # finds the face
+    reference = write_clip(tmp_path / "upright.mp4", upright)
+    crops = {}
+    for name, clip in {"reference": reference, "phone": phone}.items():
+        (tmp_path / name).mkdir()
+        crops[name] = extract_frames(clip, tmp_path / name, get_preset("preview")).crop
+    # the face detector sees codec noise, so the crop may move by a pixel or two; a turned picture differs by ~90
+    reference_crop, phone_crop = crops["reference"], crops["phone"]
+    assert max(abs(phone_crop.left - reference_crop.left), abs(phone_crop.top - reference_crop.top)) <= 3
+    assert abs(phone_crop.size - reference_crop.size) <= 4
+    frames, expected = load_frames(tmp_path / "phone").astype(int), load_frames(tmp_path / "reference").astype(int)
+    assert np.abs(frames - expected).mean() < 15
+
+
+def test_a_mirrored_clip_is_refused_naming_the_file(tmp_path):
+    upright = [np.ascontiguousarray(frame[:, 32:224]) for frame in portrait_frames(30)]
+    mirrored = write_phone_clip(tmp_path / "selfie.mp4", upright, 0, mirrored=True)
+    with pytest.raises(InputError, match=r"selfie\.mp4.*mirrored"):
+        probe_video(mirrored)

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import av
+import numpy as np
 
 from cosavatar_pipeline.errors import InputError
 
@@ -15,7 +16,7 @@ MIN_SIDE_PX = 128
 
 @dataclass(frozen=True)
 class VideoInfo:
-    width: int
+    width: int  # as displayed: after the display matrix's rotation (phone clips are stored sideways)
     height: int
     fps: float  # average frame rate as the container states it
     frame_count: int  # frames actually decoded
@@ -23,6 +24,7 @@ class VideoInfo:
     has_audio: bool
     codec: str
     variable_frame_rate: bool
+    rotation_degrees: int = 0  # counter-clockwise turn the display matrix applies to the stored frames
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -53,12 +55,14 @@ def probe_video(path: Path, min_duration_s: float = MIN_DURATION_S, min_side_px:
         has_audio = bool(container.streams.audio)
         codec = stream.codec_context.name
         times: list[float] = []
-        width = height = 0
+        width = height = rotation = 0
         try:
             for frame in container.decode(stream):
+                if not times:
+                    rotation = display_rotation(frame, path)
                 if frame.time is not None:
                     times.append(float(frame.time))
-                width, height = frame.width, frame.height
+                width, height = (frame.height, frame.width) if rotation in (90, 270) else (frame.width, frame.height)
         except av.FFmpegError as exc:
             raise InputError(
                 path, f"is damaged or truncated: decoding stopped after {len(times)} frames ({_ffmpeg_reason(exc)})"
@@ -82,6 +86,7 @@ def probe_video(path: Path, min_duration_s: float = MIN_DURATION_S, min_side_px:
         has_audio=has_audio,
         codec=codec,
         variable_frame_rate=variable,
+        rotation_degrees=rotation,
     )
     if duration < min_duration_s:
         raise InputError(path, f"is too short: {duration:.2f} s, the pipeline needs at least {min_duration_s:.0f} s")
@@ -90,6 +95,24 @@ def probe_video(path: Path, min_duration_s: float = MIN_DURATION_S, min_side_px:
             path, f"resolution {width}x{height} is too small: the short side must be at least {min_side_px} px"
         )
     return info
+
+
+def display_rotation(frame: av.VideoFrame, path: Path) -> int:
+    """The quarter turn (0, 90, 180 or 270 degrees counter-clockwise) a decoded frame's display matrix asks for.
+
+    Phones store portrait video sideways with such a matrix. decord (0.6.0, pinned) applies the rotation when it
+    decodes, so the frames the stages read are upright; tests/test_video.py checks it on 90, 270 and 180 degree
+    clips. It does not apply mirroring, and no decoder here applies other angles: those clips are refused."""
+    matrix = next((np.frombuffer(bytes(data), np.int32) for data in frame.side_data if data.type.name == "DISPLAYMATRIX"), None)
+    if matrix is None:
+        return 0
+    a, b, c, d = matrix[[0, 1, 3, 4]].astype(np.float64)
+    if a * d - b * c < 0:
+        raise InputError(path, "is stored mirrored (its display matrix flips the picture): re-export it without mirroring")
+    degrees = int(round(frame.rotation)) % 360
+    if degrees % 90:
+        raise InputError(path, f"asks to be shown rotated by {degrees} degrees: only quarter turns are supported")
+    return degrees
 
 
 def _ffmpeg_reason(exc: Exception) -> str:

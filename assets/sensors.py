@@ -12,7 +12,7 @@ from assets.jobs import reconstruct_video_job
 from assets.partitions import edit_partitions, video_partitions
 from cosavatar_pipeline.errors import CosavatarError
 from cosavatar_pipeline.registry import sha256_of_file
-from cosavatar_pipeline.video.frames import check_video
+from cosavatar_pipeline.video.probe import check_header
 from resources import StorageResource
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi"}
@@ -77,12 +77,15 @@ def video_inbox_sensor(context: dg.SensorEvaluationContext, storage: StorageReso
 
 def _register_inbox_file(path: Path, registry, known_partitions: set[str]):
     """The file's registry entry. One written by an earlier tick that failed before its partition and run were
-    requested is taken up again (a tick's result is all or nothing; the registry file is written during it)."""
+    requested is taken up again (a tick's result is all or nothing; the registry file is written during it).
+
+    Only the header is checked here: a tick must stay short whatever the clip. Decoding every frame and finding
+    the face happen in the run (`source_video`, `frames`), which fails with the same messages `add-video` gives."""
     digest = sha256_of_file(path)
     existing = registry.find_video_by_sha256(digest)
     if existing is not None and existing.name not in known_partitions:
         return existing
-    check_video(path)
+    check_header(path)
     return registry.register_video(path, sha256=digest)  # named after the file (an error when it has no a-z or 0-9)
 
 

@@ -16,6 +16,15 @@ from resources import Manifest, MlflowTracking, StorageResource, mlflow_metadata
 SOURCE_FILE = "source.mp4"
 
 
+def copy_source(original: Path, stored: Path) -> None:
+    try:
+        shutil.copyfile(original, stored)
+    except FileNotFoundError:
+        raise InputError(original, "does not exist (registered, then moved or deleted?)") from None
+    except OSError as exc:
+        raise InputError(original, f"cannot be copied into the store ({exc.strerror})") from None
+
+
 @dg.asset(
     partitions_def=video_partitions,
     group_name="ingest",
@@ -27,16 +36,21 @@ SOURCE_FILE = "source.mp4"
 def source_video(context: dg.AssetExecutionContext, storage: StorageResource, tracking: MlflowTracking) -> dg.Output[Manifest]:
     with user_errors_fail_the_step():
         registration = storage.registry.get_video(context.partition_key)
-        original = Path(registration.path)
-        info = probe_video(original)
-        digest = sha256_of_file(original)
-        if digest != registration.sha256:
-            raise InputError(original, "changed since it was registered (sha256 differs); register it again")
-    with storage.write_partition(context) as writer, tracking.run(context) as run:
-        shutil.copyfile(original, writer.staging / SOURCE_FILE)
+    original = Path(registration.path)
+    with storage.write_partition(context) as writer:
+        with user_errors_fail_the_step():
+            # copy first, then check and hash the copy: what is stored is exactly what was checked, even when
+            # the original changes meanwhile
+            stored = writer.staging / SOURCE_FILE
+            copy_source(original, stored)
+            info = probe_video(stored, label=original)
+            digest = sha256_of_file(stored)
+            if digest != registration.sha256:
+                raise InputError(original, "changed since it was registered (sha256 differs); register it again")
         writer.record([SOURCE_FILE], preset=registration.preset, original_path=str(original), **info.as_dict())
-        run.log_params({"original_path": str(original), "sha256": digest, "preset": registration.preset, **info.as_dict()})
-        run.log_metrics({"fps": info.fps, "frame_count": info.frame_count, "duration_s": info.duration_s})
+        with tracking.run(context) as run:
+            run.log_params({"original_path": str(original), "sha256": digest, "preset": registration.preset, **info.as_dict()})
+            run.log_metrics({"fps": info.fps, "frame_count": info.frame_count, "duration_s": info.duration_s})
     manifest = writer.manifest
     return dg.Output(
         manifest,

@@ -60,6 +60,11 @@ def make_bad_inputs(folder: Path) -> dict[str, Path]:
 
     bad["too_small"] = write_clip(folder / "tiny.mp4", [cv2.resize(f, (64, 64)) for f in portrait_frames(40)])
 
+    # over the limits (probe.MAX_DURATION_S, MAX_SIDE_PX), made cheap: 1 fps, and few frames
+    bad["too_long"] = write_clip(folder / "two_hours.mp4", portrait_frames(310, size=128), fps=1.0)  # 310 s
+    wide = cv2.resize(portrait_frames(1)[0], (4160, 160))
+    bad["too_large"] = write_clip(folder / "eight_k.mp4", [wide] * 30)
+
     bad["missing"] = folder / "does_not_exist.mp4"
     return bad
 

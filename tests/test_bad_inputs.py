@@ -18,6 +18,8 @@ EXPECTED = {
     "two_faces": "two_faces.mp4: two faces of similar size",
     "too_short": "too_short.mp4: is too short: 0.48 s",
     "too_small": "tiny.mp4: resolution 64x64 is too small",
+    "too_long": "two_hours.mp4: is too long: 310 s, the pipeline takes at most 300 s",
+    "too_large": "eight_k.mp4: resolution 4160x160 is too large",
     "missing": "does_not_exist.mp4: does not exist",
 }
 
@@ -103,3 +105,15 @@ def test_dagster_step_fails_with_the_message_and_keeps_other_partitions(pipeline
     assert sorted(p.name for p in frames_store.iterdir() if not p.name.endswith(".lock")) == ["good"]
     assert {p.name: p.stat().st_mtime_ns for p in good_folder.iterdir()} == before
     assert pipeline.materialized("frames") == {"good"}
+
+
+def test_a_video_changed_after_registration_is_not_stored(pipeline, tmp_path):
+    """The store keeps a copy checked and hashed after copying: a file rewritten since `add-video` fails the step
+    (its sha256 no longer matches) and leaves nothing stored."""
+    clip = write_clip(tmp_path / "take.mp4", portrait_frames(40))
+    assert _cli("add-video", str(clip)).exit_code == 0
+    write_clip(clip, portrait_frames(45))  # another take saved over it
+    outcome = pipeline.materialize_video("take", select=["source_video"])
+    assert not outcome.success
+    assert f"{clip}: changed since it was registered" in outcome.failures[0]
+    assert pipeline.materialized("source_video") == set()

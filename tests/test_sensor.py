@@ -6,8 +6,11 @@ import shutil
 import time
 
 import dagster as dg
+import pytest
 
 from assets.sensors import SETTLE_SECONDS, video_inbox_sensor
+from cosavatar_pipeline.errors import InputError
+from cosavatar_pipeline.video.probe import probe_video
 from resources import StorageResource
 from tests.media import portrait_frames, write_clip
 
@@ -109,3 +112,18 @@ def test_edit_registry_sensor(pipeline):
     assert set(json.loads(first.cursor)["handled"]) == {"known.json", "written_elsewhere.json", "broken.json"}
     pipeline.instance.add_dynamic_partitions("edit", ["written_elsewhere"])
     assert tick(first.cursor).dynamic_partitions_requests == []
+
+
+def test_a_tick_reads_only_headers(pipeline, bad_inputs):
+    """A tick must stay short whatever the clip: what the header shows (too long, too large) is refused there;
+    what only decoding shows (frames cut off behind an intact index) is registered and fails in its run."""
+    inbox = pipeline.home.inbox
+    inbox.mkdir(parents=True)
+    for case in ("too_long", "truncated_faststart"):
+        shutil.copyfile(bad_inputs[case], inbox / bad_inputs[case].name)
+        _age(inbox / bad_inputs[case].name, SETTLE_SECONDS + 1)
+    second = _tick(pipeline, _tick(pipeline, None).cursor)
+    assert [r.partition_key for r in second.run_requests] == ["truncated_faststart"]
+    assert pipeline.registry.video_names() == ["truncated_faststart"]
+    with pytest.raises(InputError, match="truncated_faststart.mp4: is damaged or truncated"):
+        probe_video(inbox / "truncated_faststart.mp4")  # what the run's source_video step reports

@@ -63,14 +63,16 @@ def extract_frames(
     frames = np.lib.format.open_memmap(
         out_dir / FRAMES_FILE, mode="w+", dtype=np.uint8, shape=(len(source_indices), size, size, 3)
     )
-    # Decode each needed source frame once, even when it fills several output slots (upsampled frame rate).
-    unique_indices = np.unique(source_indices)
+    # Decode each needed source frame once, even when it fills several output slots (upsampled frame rate); the
+    # indices never decrease, so each source frame's slots are one run starting at `first_slot`.
+    unique_indices, first_slot, slot_count = np.unique(source_indices, return_index=True, return_counts=True)
+    slots_of = dict(zip(unique_indices.tolist(), zip(first_slot.tolist(), slot_count.tolist())))
     interpolation = cv2.INTER_AREA if crop.size >= size else cv2.INTER_CUBIC
     done = 0
     for chunk, batch in video.iter_batches(unique_indices):
         for source_index, frame in zip(chunk, batch):
-            resized = cv2.resize(crop.apply(frame), (size, size), interpolation=interpolation)
-            frames[source_indices == source_index] = resized
+            start, count = slots_of[int(source_index)]
+            frames[start : start + count] = cv2.resize(crop.apply(frame), (size, size), interpolation=interpolation)
         done += len(chunk)
         if progress:
             progress(done, len(unique_indices))

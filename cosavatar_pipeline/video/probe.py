@@ -12,6 +12,10 @@ from cosavatar_pipeline.errors import InputError
 
 MIN_DURATION_S = 1.0
 MIN_SIDE_PX = 128
+# The avatar holds every frame, its masks and its landmark warp field (about 1.6 MB a frame) in memory: 5 minutes
+# at 25 fps is ~12 GB. Longer clips are refused before anything is decoded.
+MAX_DURATION_S = 300.0
+MAX_SIDE_PX = 4096  # 4K (UHD and DCI); frames are cropped and resized to the preset's side anyway
 
 
 @dataclass(frozen=True)
@@ -30,27 +34,29 @@ class VideoInfo:
         return asdict(self)
 
 
-def probe_video(path: Path, min_duration_s: float = MIN_DURATION_S, min_side_px: int = MIN_SIDE_PX) -> VideoInfo:
-    """Decode every frame's timing (not pixels' content) and check the clip is usable.
+def probe_video(
+    path: Path,
+    min_duration_s: float = MIN_DURATION_S,
+    min_side_px: int = MIN_SIDE_PX,
+    max_duration_s: float = MAX_DURATION_S,
+    label: str | Path | None = None,
+) -> VideoInfo:
+    """Decode every frame's timing (not pixels' content) and check the clip is usable. ``label``: how errors name
+    the file (the user's original when ``path`` is a copy in the store).
 
-    Decoding the whole stream is what catches truncated files: headers of a cut-off mp4 can look fine.
+    Decoding the whole stream is what catches truncated files: headers of a cut-off mp4 can look fine. What the
+    header says about length and size is checked first, so an over-long or oversized clip is refused at once.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "does not exist")
-    if not path.is_file():
-        raise InputError(path, "is not a file")
-    if path.stat().st_size == 0:
-        raise InputError(path, "is empty (0 bytes)")
     try:
-        container = av.open(str(path))
-    except av.FFmpegError as exc:
-        if _looks_like_mp4(path):
-            raise InputError(path, f"is a damaged or truncated mp4 ({_ffmpeg_reason(exc)})") from None
-        raise InputError(path, f"is not a readable video file ({_ffmpeg_reason(exc)})") from None
-    with container:
-        if not container.streams.video:
-            raise InputError(path, "has no video stream")
+        return _probe(Path(path), min_duration_s, min_side_px, max_duration_s)
+    except InputError as exc:
+        if label is None:
+            raise
+        raise InputError(label, exc.problem) from None
+
+
+def _probe(path: Path, min_duration_s: float, min_side_px: int, max_duration_s: float) -> VideoInfo:
+    with _open_video(path, max_duration_s) as container:
         stream = container.streams.video[0]
         has_audio = bool(container.streams.audio)
         codec = stream.codec_context.name
@@ -62,6 +68,8 @@ def probe_video(path: Path, min_duration_s: float = MIN_DURATION_S, min_side_px:
                     rotation = display_rotation(frame, path)
                 if frame.time is not None:
                     times.append(float(frame.time))
+                    if times[-1] - times[0] > max_duration_s:  # a header that understated the length
+                        raise InputError(path, _too_long(times[-1] - times[0], max_duration_s))
                 width, height = (frame.height, frame.width) if rotation in (90, 270) else (frame.width, frame.height)
         except av.FFmpegError as exc:
             raise InputError(
@@ -95,6 +103,58 @@ def probe_video(path: Path, min_duration_s: float = MIN_DURATION_S, min_side_px:
             path, f"resolution {width}x{height} is too small: the short side must be at least {min_side_px} px"
         )
     return info
+
+
+def check_header(path: Path, max_duration_s: float = MAX_DURATION_S) -> None:
+    """The checks that read only the container's header (exists, opens, has a video stream, length and size within
+    the limits): cheap enough for a sensor tick. ``probe_video`` decodes the rest when the video is ingested."""
+    with _open_video(Path(path), max_duration_s):
+        pass
+
+
+def _open_video(path: Path, max_duration_s: float):
+    """The opened container, after every check its header allows."""
+    if not path.exists():
+        raise InputError(path, "does not exist")
+    if not path.is_file():
+        raise InputError(path, "is not a file")
+    if path.stat().st_size == 0:
+        raise InputError(path, "is empty (0 bytes)")
+    try:
+        container = av.open(str(path))
+    except av.FFmpegError as exc:
+        if _looks_like_mp4(path):
+            raise InputError(path, f"is a damaged or truncated mp4 ({_ffmpeg_reason(exc)})") from None
+        raise InputError(path, f"is not a readable video file ({_ffmpeg_reason(exc)})") from None
+    try:
+        if not container.streams.video:
+            raise InputError(path, "has no video stream")
+        _check_declared_size(path, container.streams.video[0], container, max_duration_s)
+    except InputError:
+        container.close()
+        raise
+    return container
+
+
+def _check_declared_size(path: Path, stream, container, max_duration_s: float) -> None:
+    if max(stream.width or 0, stream.height or 0) > MAX_SIDE_PX:
+        raise InputError(
+            path, f"resolution {stream.width}x{stream.height} is too large: the long side may be at most {MAX_SIDE_PX} px"
+        )
+    declared = None
+    if stream.duration is not None and stream.time_base is not None:
+        declared = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        declared = container.duration / av.time_base
+    if declared is not None and declared > max_duration_s:
+        raise InputError(path, _too_long(declared, max_duration_s))
+
+
+def _too_long(duration_s: float, max_duration_s: float) -> str:
+    return (
+        f"is too long: {duration_s:.0f} s, the pipeline takes at most {max_duration_s:.0f} s (the avatar holds every "
+        "frame in memory); cut it into shorter clips"
+    )
 
 
 def display_rotation(frame: av.VideoFrame, path: Path) -> int:

@@ -12,8 +12,9 @@ from cosavatar_pipeline.errors import InputError
 
 MIN_DURATION_S = 1.0
 MIN_SIDE_PX = 128
-# The avatar holds every frame, its masks and its landmark warp field (about 1.6 MB a frame) in memory: 5 minutes
-# at 25 fps is ~12 GB. Longer clips are refused before anything is decoded.
+# The avatar holds every frame, its masks and its landmark warp field in memory (1.3 MB a frame measured on a talking
+# clip, warp field and mouth masks; more at larger presets): 5 minutes at 25 fps is ~10 GB. Longer clips are refused
+# before anything is decoded.
 MAX_DURATION_S = 300.0
 MAX_SIDE_PX = 4096  # 4K (UHD and DCI); frames are cropped and resized to the preset's side anyway
 

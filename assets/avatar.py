@@ -13,7 +13,7 @@ from assets.face_coefficients import load_face_model
 from assets.face_parsing import load_labels
 from assets.partitions import video_partitions
 from assets.reporting import manifest_output, preview_metadata
-from cosavatar_pipeline.executors import GPU_POOL, GPU_STEP_TAGS
+from assets.placement import GPU_POOL, GPU_STEP_TAGS
 from cosavatar_pipeline.nerf.checkpoint import META_FILE, TENSORS_FILE
 from cosavatar_pipeline.nerf.config import NERF_PRESETS, NerfConfig
 from cosavatar_pipeline.nerf.dataset import AvatarDataset

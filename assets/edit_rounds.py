@@ -21,7 +21,7 @@ from cosavatar_pipeline.editing.dataset_update import RoundDataset, contact_rows
 from cosavatar_pipeline.editing.finetune import edited_training_data, evaluate_round, finetune_config
 from cosavatar_pipeline.editing.regions import check_region_present
 from cosavatar_pipeline.errors import InputError
-from cosavatar_pipeline.executors import GPU_POOL, GPU_STEP_TAGS
+from assets.placement import GPU_POOL, GPU_STEP_TAGS
 from cosavatar_pipeline.nerf.checkpoint import META_FILE, TENSORS_FILE
 from cosavatar_pipeline.nerf.render import render_dataset_frames
 from cosavatar_pipeline.nerf.trainer import load_trained, saved_config, train_avatar

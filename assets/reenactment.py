@@ -15,7 +15,7 @@ from assets.partitions import video_partitions
 from assets.reporting import ProgressLog, manifest_output, preview_metadata, user_errors_fail_the_step
 from assets.source_video import SOURCE_FILE
 from cosavatar_pipeline.errors import InputError
-from cosavatar_pipeline.executors import GPU_POOL, GPU_STEP_TAGS
+from assets.placement import GPU_POOL, GPU_STEP_TAGS
 from cosavatar_pipeline.face.motion import DrivingMotion
 from cosavatar_pipeline.nerf.trainer import load_trained, saved_config
 from cosavatar_pipeline.preview import contact_sheet

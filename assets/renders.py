@@ -19,7 +19,7 @@ from assets.source_video import SOURCE_FILE
 from cosavatar_pipeline.editing.composite import composite_into_source, psnr_outside_region
 from cosavatar_pipeline.editing.config import edit_round_config
 from cosavatar_pipeline.editing.dataset_update import RoundDataset
-from cosavatar_pipeline.executors import GPU_POOL, GPU_STEP_TAGS
+from assets.placement import GPU_POOL, GPU_STEP_TAGS
 from cosavatar_pipeline.nerf.metrics import psnr
 from cosavatar_pipeline.nerf.render import render_dataset_frames
 from cosavatar_pipeline.nerf.trainer import load_trained, saved_config

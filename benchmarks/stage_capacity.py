@@ -80,7 +80,7 @@ def measure_one(asset: str, partition: str, config: dict[str, dict]) -> dict:
     """In a worker-like process: materialize one stage, report wall time, peak RSS and training figures."""
     import dagster as dg
 
-    from cosavatar_pipeline.operations import Pipeline
+    from cosavatar_pipeline.orchestration.operations import Pipeline
 
     pipeline = Pipeline()
     started = time.perf_counter()
@@ -113,10 +113,10 @@ def _in_subprocess(env: dict[str, str], *args: str) -> dict:
 
 def measure_preset(preset: str, video: Path, driver: Path, cap_steps: int, log) -> dict:
     from cosavatar_pipeline.cli import DRIVER_STAGES
-    from cosavatar_pipeline.definitions import defs
+    from cosavatar_pipeline.orchestration.definitions import defs
     from cosavatar_pipeline.editing.config import EDIT_ROUND_PRESETS
     from cosavatar_pipeline.nerf.config import NERF_PRESETS
-    from cosavatar_pipeline.operations import Pipeline
+    from cosavatar_pipeline.orchestration.operations import Pipeline
 
     caps = _step_caps(preset, cap_steps)
     full_steps = {"avatar": NERF_PRESETS[preset].steps, "edited_avatar": EDIT_ROUND_PRESETS[preset].finetune_steps}
@@ -164,7 +164,7 @@ def measure_preset(preset: str, video: Path, driver: Path, cap_steps: int, log) 
 
 
 def whole_video_job(video: Path, preset: str, config: dict[str, dict]) -> dict:
-    from cosavatar_pipeline.operations import Pipeline
+    from cosavatar_pipeline.orchestration.operations import Pipeline
 
     pipeline = Pipeline()
     pipeline.add_video(video, name=VIDEO, preset=preset)

@@ -21,7 +21,7 @@ DRIVER_STAGES = ["source_video", "frames", "face_landmarks", "face_coefficients"
 
 
 def _pipeline():
-    from cosavatar_pipeline.operations import Pipeline
+    from cosavatar_pipeline.orchestration.operations import Pipeline
 
     return Pipeline()
 
@@ -222,8 +222,8 @@ def capacity(
 def instance_config() -> None:
     """Write $DAGSTER_HOME/dagster.yaml from the repository's: sqlite, or PostgreSQL when DAGSTER_POSTGRES_URL is set."""
     from cosavatar_pipeline.home import layout
-    from cosavatar_pipeline.instance_config import write_instance_config
-    from cosavatar_pipeline.operations import dagster_home_for
+    from cosavatar_pipeline.orchestration.instance_config import write_instance_config
+    from cosavatar_pipeline.orchestration.operations import dagster_home_for
 
     try:
         path = write_instance_config(dagster_home_for(layout()))
@@ -245,9 +245,9 @@ def worker(
     import yaml
 
     from cosavatar_pipeline.atomic import atomic_file
-    from cosavatar_pipeline.executors import EXECUTOR_ENV, celery_settings, executor_name
+    from cosavatar_pipeline.orchestration.executors import EXECUTOR_ENV, celery_settings, executor_name
     from cosavatar_pipeline.home import layout
-    from cosavatar_pipeline.operations import instance_for
+    from cosavatar_pipeline.orchestration.operations import instance_for
 
     if executor_name() != "celery":
         typer.secho(f"note: {EXECUTOR_ENV} is not 'celery' in this environment: only runs launched where it is send "

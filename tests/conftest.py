@@ -32,7 +32,7 @@ def mlflow_uri(tmp_path_factory) -> str:
 def make_pipeline(root: Path, monkeypatch: pytest.MonkeyPatch, mlflow_uri: str):
     """A project home and a real persistent Dagster instance (sqlite) in a temp DAGSTER_HOME."""
     from cosavatar_pipeline.home import layout
-    from cosavatar_pipeline.operations import Pipeline
+    from cosavatar_pipeline.orchestration.operations import Pipeline
 
     monkeypatch.setenv("COSAVATAR_HOME", str(root / "home"))
     monkeypatch.setenv("DAGSTER_HOME", str(root / "dagster_home"))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from cosavatar_pipeline.definitions import defs
+from cosavatar_pipeline.orchestration.definitions import defs
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,3 +37,33 @@ def test_dagster_cli_validates_the_workspace(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful" in result.stdout + result.stderr
+
+
+def _imported_modules(path: Path) -> set[str]:
+    import ast
+
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules.add(node.module)
+    return modules
+
+
+def test_the_domain_library_never_imports_dagster_or_the_layers_above_it():
+    """Layers call downwards only (CLI -> orchestration -> assets -> resources -> domain): outside
+    `orchestration/` and `cli.py`, no module of the package imports Dagster, assets, resources or orchestration."""
+    package = PROJECT_ROOT / "cosavatar_pipeline"
+    above = ("dagster", "dagster_celery", "dagster_k8s", "dagster_postgres", "assets", "resources", "cosavatar_pipeline.orchestration")
+    offenders = {}
+    for path in package.rglob("*.py"):
+        relative = path.relative_to(package)
+        if relative.parts[0] == "orchestration" or relative == Path("cli.py"):
+            continue
+        bad = {m for m in _imported_modules(path) if m.split(".")[0] in above or m.startswith(above[-1])}
+        if bad:
+            offenders[str(relative)] = sorted(bad)
+    assert offenders == {}
+    # and the check sees an import where there is one
+    assert "dagster" in _imported_modules(package / "orchestration" / "definitions.py")

@@ -87,7 +87,7 @@ def test_edit_checks_fail_before_any_work(trained_avatars, no_ip2p_weights):
     # the same check inside the Dagster step (a launch from the web UI skips the CLI's): one line, nothing stored
     import dagster as dg
 
-    from cosavatar_pipeline.definitions import defs
+    from cosavatar_pipeline.orchestration.definitions import defs
 
     outcome = pipeline._execute(
         defs.resolve_job_def("apply_edit"), dg.MultiPartitionKey({"edit": "cyborg", "video": "woman"}), ROUND_ASSETS[:1], None
@@ -126,7 +126,7 @@ def test_an_edit_partition_added_in_the_web_ui_is_refused_with_how_to_register_i
     naming the key and the command that registers it; nothing is stored."""
     import dagster as dg
 
-    from cosavatar_pipeline.definitions import defs
+    from cosavatar_pipeline.orchestration.definitions import defs
 
     pipeline = trained_avatars
     pipeline.instance.add_dynamic_partitions("edit", ["typed_in_the_ui"])

@@ -128,7 +128,7 @@ def test_avatar_trains_on_real_data(trained_avatars):
 
 
 RUN_AVATAR = """
-from cosavatar_pipeline.operations import Pipeline
+from cosavatar_pipeline.orchestration.operations import Pipeline
 Pipeline().materialize_video("man", select=["avatar"], asset_config={"avatar": {"steps": 200, "checkpoint_every": 40}})
 """
 

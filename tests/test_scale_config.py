@@ -14,9 +14,10 @@ import pytest
 import yaml
 
 from cosavatar_pipeline.capacity import StageCost, estimate, stage_costs
-from cosavatar_pipeline.executors import GPU_QUEUE, celery_settings, executor_name
+from assets.placement import GPU_QUEUE
+from cosavatar_pipeline.orchestration.executors import celery_settings, executor_name
 from cosavatar_pipeline.home import HomeLayout, cosavatar_home
-from cosavatar_pipeline.instance_config import MARKER, instance_settings, write_instance_config
+from cosavatar_pipeline.orchestration.instance_config import MARKER, instance_settings, write_instance_config
 
 PG_URL = "postgresql+psycopg2://dagster:secret@db.internal:5432/dagster"
 
@@ -61,7 +62,7 @@ def test_instance_config_refuses_bad_settings_by_name(environ, message):
 
 
 def test_executor_is_chosen_by_environment(monkeypatch):
-    from cosavatar_pipeline.executors import step_executor
+    from cosavatar_pipeline.orchestration.executors import step_executor
 
     assert executor_name() == "multiprocess"
     monkeypatch.setenv("COSAVATAR_EXECUTOR", "celery")
@@ -80,7 +81,7 @@ def test_executor_is_chosen_by_environment(monkeypatch):
 def test_gpu_steps_get_the_gpu_queue_and_a_gpu_pod_the_others_neither():
     from dagster_k8s.job import get_user_defined_k8s_config
 
-    from cosavatar_pipeline.definitions import defs
+    from cosavatar_pipeline.orchestration.definitions import defs
 
     job = defs.resolve_job_def("reconstruct_video")
     tags = {node.name: node.definition.tags for node in job.graph.nodes}
@@ -96,7 +97,7 @@ def test_k8s_values_file_names_the_k8s_executor_and_psycopg2():
     values = yaml.safe_load((Path(__file__).resolve().parents[1] / "deploy" / "k8s" / "values.yaml").read_text())
     deployment = values["dagster-user-deployments"]["deployments"][0]
     env = {item["name"]: item["value"] for item in deployment["env"]}
-    assert env["COSAVATAR_EXECUTOR"] == "k8s" and deployment["dagsterApiGrpcArgs"] == ["-m", "cosavatar_pipeline.definitions"]
+    assert env["COSAVATAR_EXECUTOR"] == "k8s" and deployment["dagsterApiGrpcArgs"] == ["-m", "cosavatar_pipeline.orchestration.definitions"]
     assert values["runLauncher"]["type"] == "K8sRunLauncher"
     assert values["postgresql"]["postgresqlScheme"] == "postgresql+psycopg2"
 

@@ -24,7 +24,7 @@ import dagster as dg
 import pytest
 
 from assets.jobs import EDIT_STAGE_GROUPS, VIDEO_STAGE_GROUPS
-from cosavatar_pipeline.instance_config import write_instance_config
+from cosavatar_pipeline.orchestration.instance_config import write_instance_config
 from cosavatar_pipeline.nerf.checkpoint import META_FILE
 from tests.conftest import latest_materialization, materialization_counts
 from tests.dagster_dev import BACKFILL_STATUS, LAUNCH_BACKFILL, SET_NUX_SEEN, DagsterDev

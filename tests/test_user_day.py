@@ -17,7 +17,7 @@ import dagster as dg
 import pytest
 
 from assets.jobs import ANIMATION_GROUP, EDIT_STAGE_GROUPS, VIDEO_STAGE_GROUPS
-from cosavatar_pipeline.instance_config import write_instance_config
+from cosavatar_pipeline.orchestration.instance_config import write_instance_config
 from tests.conftest import materialization_counts
 from tests.dagster_dev import (
     BACKFILL_STATUS,

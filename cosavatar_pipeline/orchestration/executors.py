@@ -2,7 +2,7 @@
 
 - ``multiprocess`` (default): one process per step, forked from a server per run that has imported the code
   location once (a fresh interpreter per step would import torch, mediapipe and diffusers again: ~4 s a step).
-- ``celery``: ``dagster-celery``. CPU steps go to the ``dagster`` queue, GPU steps (the ``gpu`` pool) to the ``gpu``
+- ``celery``: ``dagster-celery``. CPU steps go to the ``dagster`` queue, GPU steps (the ``gpu`` pool, ``assets/placement.py``) to the ``gpu``
   queue, so the two kinds of worker scale independently. Start workers with ``cosavatar worker --queue gpu``.
 - ``k8s``: ``dagster-k8s``'s ``k8s_job_executor``: one Kubernetes job per step; GPU steps request a GPU through
   their ``dagster-k8s/config`` tag. Configured by the Helm chart (``deploy/k8s/values.yaml``), not tested here.
@@ -13,7 +13,6 @@ daemon, the run worker and the Celery workers agree when they share one environm
 
 from __future__ import annotations
 
-import json
 import os
 
 import dagster as dg
@@ -22,26 +21,6 @@ from cosavatar_pipeline.errors import SettingError
 
 EXECUTOR_ENV = "COSAVATAR_EXECUTOR"
 EXECUTORS = ("multiprocess", "celery", "k8s")
-
-GPU_POOL = "gpu"
-GPU_QUEUE = "gpu"
-CELERY_QUEUE_TAG = "dagster-celery/queue"
-K8S_CONFIG_TAG = "dagster-k8s/config"
-
-# A GPU step's Kubernetes pod: one GPU, and room for the NeRF's batches and the editor's weights.
-GPU_STEP_K8S_CONFIG = {
-    "container_config": {
-        "resources": {
-            "requests": {"cpu": "4", "memory": "24Gi", "nvidia.com/gpu": "1"},
-            "limits": {"memory": "48Gi", "nvidia.com/gpu": "1"},
-        }
-    },
-    "pod_spec_config": {"tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]},
-}
-
-# Op tags of every GPU asset: the Celery queue it is sent to and the pod it gets on Kubernetes. Other executors
-# ignore both; the `gpu` pool (one slot per GPU, see dagster.yaml) applies everywhere.
-GPU_STEP_TAGS = {CELERY_QUEUE_TAG: GPU_QUEUE, K8S_CONFIG_TAG: json.dumps(GPU_STEP_K8S_CONFIG)}
 
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 # Redis gives an unacknowledged task back to the queue this long after a worker took it: it must exceed the
@@ -88,6 +67,6 @@ def step_executor() -> dg.ExecutorDefinition:
 
         return k8s_job_executor
     return dg.multiprocess_executor.configured(
-        {"start_method": {"forkserver": {"preload_modules": ["cosavatar_pipeline.definitions"]}}},
+        {"start_method": {"forkserver": {"preload_modules": ["cosavatar_pipeline.orchestration.definitions"]}}},
         name="multiprocess",
     )

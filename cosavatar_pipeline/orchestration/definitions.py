@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets import ALL_ASSET_CHECKS, ALL_ASSETS, ALL_JOBS, ALL_SENSORS
-from cosavatar_pipeline.executors import step_executor
+from cosavatar_pipeline.orchestration.executors import step_executor
 from resources import ComputeDevice, EditorResource, ManifestIOManager, MlflowTracking, StorageResource
 
 

@@ -17,9 +17,9 @@ import numpy as np
 
 from cosavatar_pipeline.editing.config import DEFAULT_IP2P_SETTINGS
 from cosavatar_pipeline.errors import RegistryError
-from cosavatar_pipeline.executors import executor_name
+from cosavatar_pipeline.orchestration.executors import executor_name
 from cosavatar_pipeline.home import HomeLayout, layout
-from cosavatar_pipeline.instance_config import write_instance_config
+from cosavatar_pipeline.orchestration.instance_config import write_instance_config
 from cosavatar_pipeline.registry import EditSpec, Registry, VideoRegistration, sha256_of_file
 from cosavatar_pipeline.video.frames import check_video
 
@@ -108,7 +108,7 @@ class Pipeline:
         self, video: str, select: list[str] | None = None, asset_config: dict[str, dict] | None = None
     ) -> StepOutcome:
         """Run the video-stage job for one partition; ``asset_config`` maps asset names to their run config."""
-        from cosavatar_pipeline.definitions import defs
+        from cosavatar_pipeline.orchestration.definitions import defs
 
         self.registry.get_video(video)
         if video not in self.instance.get_dynamic_partitions("video"):
@@ -119,7 +119,7 @@ class Pipeline:
 
     def _check_upstream_stored(self, video: str, select: list[str]) -> None:
         """Before a run of only some stages: each input they read is selected too or already stored."""
-        from cosavatar_pipeline.definitions import defs
+        from cosavatar_pipeline.orchestration.definitions import defs
 
         graph, chosen = defs.resolve_asset_graph(), set(select)
         for name in select:
@@ -135,7 +135,7 @@ class Pipeline:
 
     def materialize_animation(self, video: str, driver: str = "") -> StepOutcome:
         """`avatar_reenactment` of one video: its unedited avatar driven by ``driver`` (default: see the asset)."""
-        from cosavatar_pipeline.definitions import defs
+        from cosavatar_pipeline.orchestration.definitions import defs
 
         self.registry.get_video(video)
         if video not in self.materialized("avatar"):
@@ -164,7 +164,7 @@ class Pipeline:
         self, edit: str, video: str, select: list[str] | None = None, asset_config: dict[str, dict] | None = None
     ) -> StepOutcome:
         """Run the edit-stage job for one (edit, video) partition; the video's own stages are read as they are."""
-        from cosavatar_pipeline.definitions import defs
+        from cosavatar_pipeline.orchestration.definitions import defs
 
         self.check_edit(edit, video)
         for dimension, key in (("edit", edit), ("video", video)):
@@ -197,7 +197,7 @@ class Pipeline:
         else:
             # Steps go to the configured executor (Celery workers, Kubernetes jobs); this process orchestrates.
             result = dg.execute_job(
-                dg.build_reconstructable_job("cosavatar_pipeline.definitions", "job_named", (job.name,)),
+                dg.build_reconstructable_job("cosavatar_pipeline.orchestration.definitions", "job_named", (job.name,)),
                 instance=self.instance,
                 run_config=run_config,
                 tags={**tags, **job.partitions_def.get_tags_for_partition_key(partition_key)},
@@ -236,7 +236,7 @@ class Pipeline:
 
     def edit_prerequisites(self) -> list[str]:
         """The video stages the edit stages read (upstream of them), in graph order."""
-        from cosavatar_pipeline.definitions import defs
+        from cosavatar_pipeline.orchestration.definitions import defs
 
         graph = defs.resolve_asset_graph()
         edit_keys = [dg.AssetKey(name) for name in self.edit_asset_names()]
@@ -245,7 +245,7 @@ class Pipeline:
 
     @staticmethod
     def _job_asset_names(job_name: str) -> list[str]:
-        from cosavatar_pipeline.definitions import defs
+        from cosavatar_pipeline.orchestration.definitions import defs
 
         in_job = defs.resolve_job_def(job_name).asset_layer.executable_asset_keys
         return [key.path[-1] for key in defs.resolve_asset_graph().toposorted_asset_keys if key in in_job]

@@ -21,7 +21,7 @@ import yaml
 from cosavatar_pipeline.atomic import atomic_file
 from cosavatar_pipeline.errors import SettingError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BASE_CONFIG = PROJECT_ROOT / "dagster.yaml"
 MARKER = "# Written by cosavatar from the repository's dagster.yaml and the environment; edits here are replaced."
 POSTGRES_URL_ENV = "DAGSTER_POSTGRES_URL"

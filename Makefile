@@ -6,7 +6,7 @@ export COSAVATAR_HOME ?= $(CURDIR)/.cosavatar
 export DAGSTER_HOME ?= $(COSAVATAR_HOME)/dagster
 MLFLOW_URI = $(or $(MLFLOW_TRACKING_URI),sqlite:///$(COSAVATAR_HOME)/mlflow.db)
 
-.PHONY: install demo test ui bench bench-nerf bench-expression bench-consistency bench-ip2p gpu-check bench-capacity clean-home
+.PHONY: install lint demo test ui bench bench-nerf bench-expression bench-consistency bench-ip2p gpu-check bench-capacity clean-home
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
+
+## ruff: lint and format check (settings in pyproject.toml); `$(BIN)/ruff format .` applies the format
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ## Dagster web UI + daemon on :3000 and MLflow UI on :5000, over the same store as the CLI
 ui: $(BIN)/.installed

@@ -1,5 +1,5 @@
-"""The asset graph, one module per stage. Read top to bottom: ingest -> face -> reconstruction -> animation -> editing ->
-renders."""
+"""The asset graph, one module per stage. ``ALL_ASSETS`` reads top to bottom: ingest -> face -> reconstruction ->
+animation -> editing -> renders."""
 
 import warnings
 

@@ -12,8 +12,8 @@ from assets.background_plate import PLATE_FILE
 from assets.face_coefficients import load_face_model
 from assets.face_parsing import load_labels
 from assets.partitions import video_partitions
-from assets.reporting import manifest_output, preview_metadata
 from assets.placement import GPU_POOL, GPU_STEP_TAGS
+from assets.reporting import manifest_output, preview_metadata
 from cosavatar_pipeline.nerf.checkpoint import META_FILE, TENSORS_FILE
 from cosavatar_pipeline.nerf.config import NERF_PRESETS, NerfConfig
 from cosavatar_pipeline.nerf.dataset import AvatarDataset
@@ -91,12 +91,17 @@ def avatar(
     scratch = storage.checkpoint_folder(context, inputs_version=inputs_version)
     torch_device = device.torch_device()
     with storage.write_partition(context) as writer, tracking.run(context) as run:
-        run.log_params({**dataclasses.asdict(nerf_config), "device": str(torch_device), "train_frames": len(dataset.train)})
+        run.log_params(
+            {**dataclasses.asdict(nerf_config), "device": str(torch_device), "train_frames": len(dataset.train)}
+        )
 
         def on_metrics(step: int, metrics: dict) -> None:
             run.log_metrics(metrics, step=step)
             if step % (nerf_config.log_every * 8) == 0 or step == nerf_config.steps:
-                context.log.info(f"avatar: step {step}/{nerf_config.steps}, loss {metrics['loss']:.5f}, batch PSNR {metrics['psnr']:.2f} dB")
+                context.log.info(
+                    f"avatar: step {step}/{nerf_config.steps}, loss {metrics['loss']:.5f}, batch PSNR "
+                    f"{metrics['psnr']:.2f} dB"
+                )
 
         training = train_avatar(dataset, nerf_config, scratch, torch_device, on_metrics=on_metrics)
         if training.discarded_checkpoint:
@@ -116,7 +121,10 @@ def avatar(
         }
         figures["expression_components"] = float(dataset.expressions.shape[1])
         writer.record(
-            [TENSORS_FILE, META_FILE], preset=frames.info["preset"], expression_control=nerf_config.expression_control, **figures
+            [TENSORS_FILE, META_FILE],
+            preset=frames.info["preset"],
+            expression_control=nerf_config.expression_control,
+            **figures,
         )
         run.log_metrics({k: v for k, v in figures.items() if math.isfinite(v)})
         run.log_image(evaluation.preview, "holdout_gt_render_depth.png")
@@ -143,5 +151,9 @@ def avatar_beats_background_plate(avatar: Manifest) -> dg.AssetCheckResult:
     finite = bool(np.isfinite(avatar.info["holdout_psnr"]))
     return dg.AssetCheckResult(
         passed=finite and gain >= MIN_GAIN_OVER_PLATE_DB,
-        metadata={"holdout_psnr": avatar.info["holdout_psnr"], "plate_psnr": avatar.info["plate_psnr"], "gain_db": gain},
+        metadata={
+            "holdout_psnr": avatar.info["holdout_psnr"],
+            "plate_psnr": avatar.info["plate_psnr"],
+            "gain_db": gain,
+        },
     )

@@ -19,7 +19,9 @@ from resources import Manifest, StorageResource
     description="Per frame: canonical, scale-normalised expression displacements from the neutral shape and head "
     "pose relative to the clip's mean pose; `retarget` maps them onto another video's face model.",
 )
-def driving_motion(context: dg.AssetExecutionContext, face_coefficients: Manifest, storage: StorageResource) -> dg.Output[Manifest]:
+def driving_motion(
+    context: dg.AssetExecutionContext, face_coefficients: Manifest, storage: StorageResource
+) -> dg.Output[Manifest]:
     motion = DrivingMotion.from_face_model(load_face_model(face_coefficients))
     angles = rotation_angle_deg(np.eye(3)[None], motion.relative_rotation)
     figures = {

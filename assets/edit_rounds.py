@@ -14,6 +14,7 @@ from assets.avatar import load_avatar_dataset
 from assets.face_landmarks import LANDMARKS_FILE
 from assets.face_parsing import load_labels
 from assets.partitions import edit_video_partitions
+from assets.placement import GPU_POOL, GPU_STEP_TAGS
 from assets.reporting import ProgressLog, manifest_output, preview_metadata, user_errors_fail_the_step
 from cosavatar_pipeline.editing.choice import check_editor_can_run, choose_editor
 from cosavatar_pipeline.editing.config import DEFAULT_ROUNDS, EditRoundConfig, edit_round_config
@@ -21,7 +22,6 @@ from cosavatar_pipeline.editing.dataset_update import RoundDataset, contact_rows
 from cosavatar_pipeline.editing.finetune import edited_training_data, evaluate_round, finetune_config
 from cosavatar_pipeline.editing.regions import check_region_present
 from cosavatar_pipeline.errors import InputError
-from assets.placement import GPU_POOL, GPU_STEP_TAGS
 from cosavatar_pipeline.nerf.checkpoint import META_FILE, TENSORS_FILE
 from cosavatar_pipeline.nerf.render import render_dataset_frames
 from cosavatar_pipeline.nerf.trainer import load_trained, saved_config, train_avatar
@@ -78,7 +78,7 @@ def edit_of(context: dg.AssetExecutionContext, storage: StorageResource) -> tupl
     if name not in registry.edit_names():
         raise dg.Failure(
             description=f"edit partition {name!r} has no registered edit spec (an edit partition added in the web UI "
-            f"has none): register it with `cosavatar add-edit \"<prompt>\" --name {name}` (or write "
+            f'has none): register it with `cosavatar add-edit "<prompt>" --name {name}` (or write '
             f"{registry.edits_dir / (name + '.json')}) and launch the run again",
             allow_retries=False,
         )
@@ -95,11 +95,19 @@ def check_edit_can_run(spec: EditSpec, video: str, label_maps: np.ndarray, edito
         raise InputError(f"edit {spec.name!r}", str(exc)) from None
 
 
-def round_params(spec: EditSpec, round_index: int, config: EditRoundConfig, editor_name: str, reason: str, ip2p: dict | None) -> dict:
+def round_params(
+    spec: EditSpec, round_index: int, config: EditRoundConfig, editor_name: str, reason: str, ip2p: dict | None
+) -> dict:
     """What an MLflow run of a round records: the edit, the editor that ran and why, its settings."""
     params = {
-        "prompt": spec.prompt, "region": spec.region, "region_inferred": spec.region_inferred, "edit_seed": spec.seed,
-        "editor_requested": spec.editor, "editor": editor_name, "editor_reason": reason, "round": round_index,
+        "prompt": spec.prompt,
+        "region": spec.region,
+        "region_inferred": spec.region_inferred,
+        "edit_seed": spec.seed,
+        "editor_requested": spec.editor,
+        "editor": editor_name,
+        "editor_reason": reason,
+        "round": round_index,
         **config.as_dict(),
     }
     if editor_name == "ip2p" and ip2p:
@@ -152,30 +160,53 @@ def build_dataset_round(k: int) -> dg.AssetsDefinition:
             image_editor, reason = choose_editor(spec.editor, editor.settings(spec.ip2p_settings), torch_device)
         context.log.info(f"edit {spec.name!r} ({spec.prompt!r}, region {spec.region}): {reason}")
         train = dataset.train
-        renders = render_dataset_frames(model, dataset, train, own_appearance=True, progress=ProgressLog(context, f"rendered {previous}", 25))["rgb"]
+        renders = render_dataset_frames(
+            model, dataset, train, own_appearance=True, progress=ProgressLog(context, f"rendered {previous}", 25)
+        )["rgb"]
         originals = dataset.frames[train]
         original_labels = np.asarray(load_labels(face_parsing))[train]
         with user_errors_fail_the_step(), device.peak_memory() as memory:
             round_dataset = update_dataset(
-                renders, originals, original_labels, np.load(face_landmarks.path(LANDMARKS_FILE))[train], train,
-                image_editor, MediapipeParser(), spec.prompt, spec.region, spec.seed, k, round_config,
+                renders,
+                originals,
+                original_labels,
+                np.load(face_landmarks.path(LANDMARKS_FILE))[train],
+                train,
+                image_editor,
+                MediapipeParser(),
+                spec.prompt,
+                spec.region,
+                spec.seed,
+                k,
+                round_config,
                 progress=ProgressLog(context, "edited frames", 25),
             )
-        figures = round_dataset.figures(originals, region_mask(original_labels, spec.region), round_config.feather_px(dataset.size))
+        figures = round_dataset.figures(
+            originals, region_mask(original_labels, spec.region), round_config.feather_px(dataset.size)
+        )
         figures.update(memory)
         if round_dataset.noise_levels:
             figures.update(noise_level_mean=float(np.mean(round_dataset.noise_levels)))
         ip2p_used = None
         if image_editor.name == "ip2p":
-            ip2p_used = {**image_editor.settings.as_dict(), "batch_size": image_editor.batch_size, "settings_preset": spec.ip2p_settings}
+            ip2p_used = {
+                **image_editor.settings.as_dict(),
+                "batch_size": image_editor.batch_size,
+                "settings_preset": spec.ip2p_settings,
+            }
         sheet = contact_rows(originals, round_dataset)
         with storage.write_partition(context) as writer, tracking.run(context) as run:
             files = round_dataset.save(writer.staging)
             save_png(writer.staging / CONTACT_SHEET_FILE, sheet)
             writer.record(
-                files + [CONTACT_SHEET_FILE], preset=preset, editor=image_editor.name, editor_reason=reason,
-                round=k, noise_levels=round_dataset.noise_levels,
-                ip2p=ip2p_used, **figures,
+                files + [CONTACT_SHEET_FILE],
+                preset=preset,
+                editor=image_editor.name,
+                editor_reason=reason,
+                round=k,
+                noise_levels=round_dataset.noise_levels,
+                ip2p=ip2p_used,
+                **figures,
             )
             run.log_params(round_params(spec, k, round_config, image_editor.name, reason, ip2p_used))
             run.log_metrics(figures)
@@ -257,19 +288,36 @@ def build_avatar_round(k: int) -> dg.AssetsDefinition:
         )
         torch_device = device.torch_device()
         initial = load_trained(Path(previous_avatar.directory), dataset).state_dict()
-        scratch = storage.checkpoint_folder(context, inputs_version=f"{previous_avatar.data_version}:{edited_dataset.data_version}")
+        scratch = storage.checkpoint_folder(
+            context, inputs_version=f"{previous_avatar.data_version}:{edited_dataset.data_version}"
+        )
         with storage.write_partition(context) as writer, tracking.run(context) as run:
-            run.log_params({
-                **round_params(spec, k, round_config, edited_dataset.info["editor"], edited_dataset.info["editor_reason"], edited_dataset.info.get("ip2p")),
-                "device": str(torch_device), "train_frames": len(ids),
-            })
+            run.log_params(
+                {
+                    **round_params(
+                        spec,
+                        k,
+                        round_config,
+                        edited_dataset.info["editor"],
+                        edited_dataset.info["editor_reason"],
+                        edited_dataset.info.get("ip2p"),
+                    ),
+                    "device": str(torch_device),
+                    "train_frames": len(ids),
+                }
+            )
 
             def on_metrics(step: int, metrics: dict) -> None:
                 run.log_metrics(metrics, step=step)
                 if step % (nerf_config.log_every * 4) == 0 or step == nerf_config.steps:
-                    context.log.info(f"round {k}: step {step}/{nerf_config.steps}, loss {metrics['loss']:.5f}, batch PSNR vs targets {metrics['psnr']:.2f} dB")
+                    context.log.info(
+                        f"round {k}: step {step}/{nerf_config.steps}, loss {metrics['loss']:.5f}, batch PSNR vs "
+                        f"targets {metrics['psnr']:.2f} dB"
+                    )
 
-            training = train_avatar(dataset, nerf_config, scratch, torch_device, on_metrics=on_metrics, initial_state=initial)
+            training = train_avatar(
+                dataset, nerf_config, scratch, torch_device, on_metrics=on_metrics, initial_state=initial
+            )
             if training.discarded_checkpoint:
                 context.log.warning(f"round {k}: {training.discarded_checkpoint}")
             if training.resumed_from:
@@ -277,7 +325,11 @@ def build_avatar_round(k: int) -> dg.AssetsDefinition:
             picks = evenly_spaced(len(ids), round_config.evaluation_frames)
             renders = render_dataset_frames(training.model, dataset, ids[picks], own_appearance=True)["rgb"]
             evaluation = evaluate_round(
-                renders, round_dataset.renders[picks], round_dataset.targets[picks], originals[ids[picks]], round_dataset.regions[picks]
+                renders,
+                round_dataset.renders[picks],
+                round_dataset.targets[picks],
+                originals[ids[picks]],
+                round_dataset.regions[picks],
             )
             for name in (TENSORS_FILE, META_FILE):
                 shutil.copyfile(scratch / name, writer.staging / name)
@@ -287,7 +339,9 @@ def build_avatar_round(k: int) -> dg.AssetsDefinition:
                 "steps": float(training.steps_done),
                 "resumed_from_step": float(training.resumed_from),
             }
-            writer.record([TENSORS_FILE, META_FILE], preset=preset, editor=edited_dataset.info["editor"], round=k, **figures)
+            writer.record(
+                [TENSORS_FILE, META_FILE], preset=preset, editor=edited_dataset.info["editor"], round=k, **figures
+            )
             run.log_metrics(figures)
             run.log_image(evaluation.preview, "original_target_render.png")
         shutil.rmtree(scratch, ignore_errors=True)
@@ -304,14 +358,17 @@ def build_avatar_round(k: int) -> dg.AssetsDefinition:
     @dg.asset_check(
         asset=edited_avatar,
         partitions_def=edit_video_partitions,
-        description=f"Fine-tuning changed the avatar's renders outside the edit's region by under {MAX_LEAKAGE_OUTSIDE} "
-        "levels more than the avatar before the round differed from the source there (leakage).",
+        description="Fine-tuning changed the avatar's renders outside the edit's region by under "
+        f"{MAX_LEAKAGE_OUTSIDE} levels more than the avatar before the round differed from the source there (leakage).",
     )
     def avatar_edit_stays_in_region(edited_avatar: Manifest) -> dg.AssetCheckResult:
         leakage = edited_avatar.info["leakage_outside"]
         return dg.AssetCheckResult(
             passed=bool(leakage < MAX_LEAKAGE_OUTSIDE),
-            metadata={name: edited_avatar.info[name] for name in ("leakage_outside", "render_change_outside", "psnr_vs_targets")},
+            metadata={
+                name: edited_avatar.info[name]
+                for name in ("leakage_outside", "render_change_outside", "psnr_vs_targets")
+            },
         )
 
     return edited_avatar, avatar_edit_stays_in_region

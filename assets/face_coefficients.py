@@ -76,7 +76,12 @@ def face_coefficients(
         picks = np.unique([result.model.neutral_frame, *np.linspace(0, len(images) - 1, 3).round().astype(int)])
         preview = contact_sheet(
             np.stack(
-                [draw_points(images[i], [(track.points[i], (0, 255, 0)), (result.projected_points[i], (255, 0, 0))], scale=3) for i in picks]
+                [
+                    draw_points(
+                        images[i], [(track.points[i], (0, 255, 0)), (result.projected_points[i], (255, 0, 0))], scale=3
+                    )
+                    for i in picks
+                ]
             ),
             count=len(picks),
             tile=256,
@@ -107,7 +112,11 @@ def face_coefficients_reproject(face_coefficients: Manifest) -> dg.AssetCheckRes
     model = load_face_model(face_coefficients)
     finite = all(
         np.isfinite(a).all()
-        for a in (model.head_rotation_world_from_canonical, model.head_translation_world_from_canonical, model.expression_codes)
+        for a in (
+            model.head_rotation_world_from_canonical,
+            model.head_translation_world_from_canonical,
+            model.expression_codes,
+        )
     )
     error = face_coefficients.info["reprojection_pct_iod_mean"]
     return dg.AssetCheckResult(

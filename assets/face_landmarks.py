@@ -35,7 +35,11 @@ def face_landmarks(
         )
         np.save(writer.staging / LANDMARKS_FILE, track.points)
         pd.DataFrame(
-            {"frame_index": np.arange(len(track.tracked)), "tracked": track.tracked, "detection_score": track.detection_score}
+            {
+                "frame_index": np.arange(len(track.tracked)),
+                "tracked": track.tracked,
+                "detection_score": track.detection_score,
+            }
         ).to_parquet(writer.staging / TRACKING_FILE, index=False)
         figures = {
             "tracked_ratio": track.tracked_ratio,
@@ -55,7 +59,11 @@ def face_landmarks(
     )
 
 
-@dg.asset_check(asset=face_landmarks, partitions_def=video_partitions, description=f"At least {MIN_TRACKED_RATIO_CHECK:.0%} of frames track; no NaN.")
+@dg.asset_check(
+    asset=face_landmarks,
+    partitions_def=video_partitions,
+    description=f"At least {MIN_TRACKED_RATIO_CHECK:.0%} of frames track; no NaN.",
+)
 def face_landmarks_tracked(face_landmarks: Manifest) -> dg.AssetCheckResult:
     points = np.load(face_landmarks.path(LANDMARKS_FILE))
     ratio = face_landmarks.info["tracked_ratio"]

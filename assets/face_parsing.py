@@ -47,8 +47,12 @@ def face_parsing(
     landmarks = np.load(face_landmarks.path(LANDMARKS_FILE))
     parser = MediapipeParser()
     with storage.write_partition(context) as writer, tracking.run(context) as run:
-        label_maps = np.lib.format.open_memmap(writer.staging / LABELS_FILE, mode="w+", dtype=np.uint8, shape=images.shape[:3])
-        for index, label_map in enumerate(parser.parse(images, landmarks, progress=ProgressLog(context, "parsed frames", 50))):
+        label_maps = np.lib.format.open_memmap(
+            writer.staging / LABELS_FILE, mode="w+", dtype=np.uint8, shape=images.shape[:3]
+        )
+        for index, label_map in enumerate(
+            parser.parse(images, landmarks, progress=ProgressLog(context, "parsed frames", 50))
+        ):
             label_maps[index] = label_map
         label_maps.flush()
         areas = class_area_fractions(label_maps)
@@ -62,7 +66,9 @@ def face_parsing(
         }
         writer.record([LABELS_FILE], label_set_version=L.LABEL_SET_VERSION, backend=parser.name, **figures)
         picks = np.linspace(0, len(images) - 1, 4).round().astype(int)
-        preview = contact_sheet(np.stack([overlay(images[i], label_maps[i]) for i in picks]), count=4, columns=2, tile=384)
+        preview = contact_sheet(
+            np.stack([overlay(images[i], label_maps[i]) for i in picks]), count=4, columns=2, tile=384
+        )
         run.log_params({"backend": parser.name, "label_set_version": L.LABEL_SET_VERSION})
         run.log_metrics(figures)
         run.log_image(preview, "parsing_overlays.png")
@@ -81,7 +87,9 @@ def face_parsing(
     )
 
 
-@dg.asset_check(asset=face_parsing, partitions_def=video_partitions, description="Every frame has a face (skin) region.")
+@dg.asset_check(
+    asset=face_parsing, partitions_def=video_partitions, description="Every frame has a face (skin) region."
+)
 def face_parsing_face_in_every_frame(face_parsing: Manifest) -> dg.AssetCheckResult:
     ratio = face_parsing.info["face_presence"]
     return dg.AssetCheckResult(passed=ratio == 1.0, metadata={"face_presence": ratio})

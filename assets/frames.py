@@ -1,6 +1,5 @@
 """`frames`: one fixed face-centred square crop, resampled to the preset's size and constant frame rate."""
 
-
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -45,8 +44,17 @@ def frames(
             crop=crop,
         )
         sheet = contact_sheet(load_frames(writer.staging))
-        run.log_params({"preset": preset.name, "resolution": preset.resolution, "fps": preset.fps, **{f"crop_{k}": v for k, v in crop.items()}})
-        run.log_metrics({"frame_count": result.frame_count, "seconds": result.seconds, "upsampled": float(result.upsampled)})
+        run.log_params(
+            {
+                "preset": preset.name,
+                "resolution": preset.resolution,
+                "fps": preset.fps,
+                **{f"crop_{k}": v for k, v in crop.items()},
+            }
+        )
+        run.log_metrics(
+            {"frame_count": result.frame_count, "seconds": result.seconds, "upsampled": float(result.upsampled)}
+        )
         run.log_image(sheet, "contact_sheet.png")
     return manifest_output(
         writer.manifest,
@@ -64,7 +72,11 @@ def frames(
     )
 
 
-@dg.asset_check(asset=frames, partitions_def=video_partitions, description="Frame array shape and count match the source duration × fps.")
+@dg.asset_check(
+    asset=frames,
+    partitions_def=video_partitions,
+    description="Frame array shape and count match the source duration × fps.",
+)
 def frames_cover_source_duration(frames: Manifest) -> dg.AssetCheckResult:
     array = load_frames(frames.path(FRAMES_FILE).parent)
     table = pd.read_parquet(frames.path(TIMESTAMPS_FILE))

@@ -12,10 +12,10 @@ from assets.avatar import load_avatar_dataset
 from assets.face_coefficients import load_face_model
 from assets.jobs import ANIMATION_GROUP
 from assets.partitions import video_partitions
+from assets.placement import GPU_POOL, GPU_STEP_TAGS
 from assets.reporting import ProgressLog, manifest_output, preview_metadata, user_errors_fail_the_step
 from assets.source_video import SOURCE_FILE
 from cosavatar_pipeline.errors import InputError
-from assets.placement import GPU_POOL, GPU_STEP_TAGS
 from cosavatar_pipeline.face.motion import DrivingMotion
 from cosavatar_pipeline.nerf.trainer import load_trained, saved_config
 from cosavatar_pipeline.preview import contact_sheet
@@ -54,13 +54,23 @@ def choose_driver(requested: str, video: str, storage: StorageResource) -> str:
         return choice
     others = [name for name in with_motion if name != video]
     if not others:
-        raise InputError(f"video {video!r}", "no other registered video has driving_motion to drive it; register a driver")
+        raise InputError(
+            f"video {video!r}", "no other registered video has driving_motion to drive it; register a driver"
+        )
     return others[0]
 
 
 def write_reenactment(
-    context, settings: ReenactmentSettings, avatar: Manifest, video: str, main_file: str, inputs: dict[str, Manifest],
-    storage: StorageResource, tracking: MlflowTracking, device: ComputeDevice, params: dict,
+    context,
+    settings: ReenactmentSettings,
+    avatar: Manifest,
+    video: str,
+    main_file: str,
+    inputs: dict[str, Manifest],
+    storage: StorageResource,
+    tracking: MlflowTracking,
+    device: ComputeDevice,
+    params: dict,
 ) -> dg.Output[Manifest]:
     """Drive ``avatar`` (of ``video``) with the chosen driver; write the mp4 set, figures, MLflow run.
     inputs: the video's frames, face_coefficients, face_parsing and background_plate manifests."""
@@ -74,21 +84,36 @@ def write_reenactment(
     dataset = load_avatar_dataset(**inputs, config=saved_config(Path(avatar.directory)))
     target = load_face_model(inputs["face_coefficients"])
     model = load_trained(Path(avatar.directory), dataset, device.torch_device())
-    reenactment = drive_avatar(model, dataset, motion, target, settings.drive_settings(), ProgressLog(context, "reenacted frames", 50))
-    context.log.info(f"{reenactment.figures['clamped_code_fraction']:.1%} of the residual's expression codes were clipped to the target's range")
+    reenactment = drive_avatar(
+        model, dataset, motion, target, settings.drive_settings(), ProgressLog(context, "reenacted frames", 50)
+    )
+    context.log.info(
+        f"{reenactment.figures['clamped_code_fraction']:.1%} of the residual's expression codes were clipped to the "
+        "target's range"
+    )
     context.log.info("re-detecting landmarks on the reenacted and the driver's frames ...")
-    figures = {**reenactment_figures(reenactment, np.asarray(driver_frames), motion, target), "frame_count": float(len(reenactment.rgb))}
+    figures = {
+        **reenactment_figures(reenactment, np.asarray(driver_frames), motion, target),
+        "frame_count": float(len(reenactment.rgb)),
+    }
     lineage = {"driver": driver, "driver_motion_data_version": driver_motion.data_version}
     with storage.write_partition(context) as writer, tracking.run(context) as run:
         files = write_render_set(
-            writer.staging, main_file, reenactment.rgb, driver_frames, frames.info["fps"], storage.manifest("source_video", driver).path(SOURCE_FILE)
+            writer.staging,
+            main_file,
+            reenactment.rgb,
+            driver_frames,
+            frames.info["fps"],
+            storage.manifest("source_video", driver).path(SOURCE_FILE),
         )
         writer.record(files, preset=frames.info["preset"], fps=frames.info["fps"], **lineage, **figures)
         run.log_params({**params, **lineage})
         run.log_metrics({k: v for k, v in figures.items() if math.isfinite(v)})
         for name in files:
             run.log_artifact(writer.staging / name)
-    sheet = contact_sheet(side_by_side(np.asarray(driver_frames[: len(reenactment.rgb)]), reenactment.rgb), count=4, columns=2, tile=320)
+    sheet = contact_sheet(
+        side_by_side(np.asarray(driver_frames[: len(reenactment.rgb)]), reenactment.rgb), count=4, columns=2, tile=320
+    )
     return manifest_output(
         writer.manifest,
         {
@@ -129,9 +154,23 @@ def avatar_reenactment(
     tracking: MlflowTracking,
     device: ComputeDevice,
 ) -> dg.Output[Manifest]:
-    inputs = {"frames": frames, "face_coefficients": face_coefficients, "face_parsing": face_parsing, "background_plate": background_plate}
+    inputs = {
+        "frames": frames,
+        "face_coefficients": face_coefficients,
+        "face_parsing": face_parsing,
+        "background_plate": background_plate,
+    }
     return write_reenactment(
-        context, config, avatar, context.partition_key, REENACTMENT_FILE, inputs, storage, tracking, device, {"avatar": "avatar"}
+        context,
+        config,
+        avatar,
+        context.partition_key,
+        REENACTMENT_FILE,
+        inputs,
+        storage,
+        tracking,
+        device,
+        {"avatar": "avatar"},
     )
 
 
@@ -147,5 +186,8 @@ def avatar_reenactment_follows_driver(avatar_reenactment: Manifest) -> dg.AssetC
     return dg.AssetCheckResult(
         passed=follows(info),
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={k: info[k] for k in ("mouth_r_moving", "mouth_gain_moving", "noise_floor_mouth_r_moving", "identity_drift_pct")},
+        metadata={
+            k: info[k]
+            for k in ("mouth_r_moving", "mouth_gain_moving", "noise_floor_mouth_r_moving", "identity_drift_pct")
+        },
     )

@@ -13,13 +13,13 @@ from assets.edit_rounds import LAST_ROUND_AVATAR, edit_of
 from assets.face_landmarks import LANDMARKS_FILE
 from assets.face_parsing import load_labels
 from assets.partitions import edit_video_partitions, video_partitions
+from assets.placement import GPU_POOL, GPU_STEP_TAGS
 from assets.reenactment import ReenactmentSettings, write_reenactment
 from assets.reporting import ProgressLog, manifest_output, preview_metadata
 from assets.source_video import SOURCE_FILE
 from cosavatar_pipeline.editing.composite import composite_into_source, psnr_outside_region
 from cosavatar_pipeline.editing.config import edit_round_config
 from cosavatar_pipeline.editing.dataset_update import RoundDataset
-from assets.placement import GPU_POOL, GPU_STEP_TAGS
 from cosavatar_pipeline.nerf.metrics import psnr
 from cosavatar_pipeline.nerf.render import render_dataset_frames
 from cosavatar_pipeline.nerf.trainer import load_trained, saved_config
@@ -54,7 +54,9 @@ def _render_avatar(context, avatar: Manifest, dataset, device) -> np.ndarray:
     """The avatar over the video's own trajectory: every frame, training frames with their appearance latents."""
     model = load_trained(Path(avatar.directory), dataset, device)
     frame_ids = np.arange(dataset.count)
-    return render_dataset_frames(model, dataset, frame_ids, own_appearance=True, progress=ProgressLog(context, "rendered frames", 50))["rgb"]
+    return render_dataset_frames(
+        model, dataset, frame_ids, own_appearance=True, progress=ProgressLog(context, "rendered frames", 50)
+    )["rgb"]
 
 
 def _log_outputs(run, folder: Path, files: list[str]) -> None:
@@ -95,7 +97,9 @@ def reconstruction_render(
     tracking: MlflowTracking,
     device: ComputeDevice,
 ) -> dg.Output[Manifest]:
-    dataset = load_avatar_dataset(frames, face_coefficients, face_parsing, background_plate, saved_config(Path(avatar.directory)))
+    dataset = load_avatar_dataset(
+        frames, face_coefficients, face_parsing, background_plate, saved_config(Path(avatar.directory))
+    )
     rendered = _render_avatar(context, avatar, dataset, device.torch_device())
     figures = {
         "psnr_vs_source": float(np.mean([psnr(r, s) for r, s in zip(rendered, dataset.frames)])),
@@ -103,12 +107,21 @@ def reconstruction_render(
         "frame_count": float(len(rendered)),
     }
     with storage.write_partition(context) as writer, tracking.run(context) as run:
-        files = write_render_set(writer.staging, RECONSTRUCTION_FILE, rendered, dataset.frames, frames.info["fps"], source_video.path(SOURCE_FILE))
+        files = write_render_set(
+            writer.staging,
+            RECONSTRUCTION_FILE,
+            rendered,
+            dataset.frames,
+            frames.info["fps"],
+            source_video.path(SOURCE_FILE),
+        )
         writer.record(files, preset=frames.info["preset"], fps=frames.info["fps"], **figures)
         run.log_metrics(figures)
         _log_outputs(run, writer.staging, files)
     sheet = contact_sheet(side_by_side(dataset.frames, rendered), count=4, columns=2, tile=320)
-    return manifest_output(writer.manifest, _video_metadata(writer.manifest, RECONSTRUCTION_FILE, figures, sheet, "source | avatar", run))
+    return manifest_output(
+        writer.manifest, _video_metadata(writer.manifest, RECONSTRUCTION_FILE, figures, sheet, "source | avatar", run)
+    )
 
 
 @dg.asset(
@@ -142,11 +155,15 @@ def final_render(
     device: ComputeDevice,
 ) -> dg.Output[Manifest]:
     spec, _ = edit_of(context, storage)
-    dataset = load_avatar_dataset(frames, face_coefficients, face_parsing, background_plate, saved_config(Path(edited_avatar.directory)))
+    dataset = load_avatar_dataset(
+        frames, face_coefficients, face_parsing, background_plate, saved_config(Path(edited_avatar.directory))
+    )
     rendered = _render_avatar(context, edited_avatar, dataset, device.torch_device())
     source, labels = dataset.frames, np.asarray(load_labels(face_parsing))
     render_labels = np.stack(list(MediapipeParser().parse(rendered, np.load(face_landmarks.path(LANDMARKS_FILE)))))
-    delivered, _ = composite_into_source(rendered, source, labels, render_labels, spec.region, edit_round_config(frames.info["preset"]))
+    delivered, _ = composite_into_source(
+        rendered, source, labels, render_labels, spec.region, edit_round_config(frames.info["preset"])
+    )
     context.log.info("optical flow of the source video ...")
     flow = source_flow(source)
     raw = RoundDataset.load(Path(first_round.directory))
@@ -169,17 +186,31 @@ def final_render(
         "frame_count": float(len(rendered)),
     }
     with storage.write_partition(context) as writer, tracking.run(context) as run:
-        files = write_render_set(writer.staging, FINAL_FILE, delivered, source, frames.info["fps"], source_video.path(SOURCE_FILE))
+        files = write_render_set(
+            writer.staging, FINAL_FILE, delivered, source, frames.info["fps"], source_video.path(SOURCE_FILE)
+        )
         write_mp4(writer.staging / RENDER_FILE, rendered, frames.info["fps"])
         files.append(RENDER_FILE)
-        writer.record(files, preset=frames.info["preset"], fps=frames.info["fps"], editor=first_round.info["editor"], **figures)
-        run.log_params({"prompt": spec.prompt, "region": spec.region, "editor": first_round.info["editor"], "avatar": LAST_ROUND_AVATAR})
+        writer.record(
+            files, preset=frames.info["preset"], fps=frames.info["fps"], editor=first_round.info["editor"], **figures
+        )
+        run.log_params(
+            {
+                "prompt": spec.prompt,
+                "region": spec.region,
+                "editor": first_round.info["editor"],
+                "avatar": LAST_ROUND_AVATAR,
+            }
+        )
         run.log_metrics(figures)
         _log_outputs(run, writer.staging, files)
     sheet = contact_sheet(side_by_side(source, delivered), count=4, columns=2, tile=320)
     return manifest_output(
         writer.manifest,
-        {"editor": first_round.info["editor"], **_video_metadata(writer.manifest, FINAL_FILE, figures, sheet, "source | edited", run)},
+        {
+            "editor": first_round.info["editor"],
+            **_video_metadata(writer.manifest, FINAL_FILE, figures, sheet, "source | edited", run),
+        },
     )
 
 
@@ -227,8 +258,21 @@ def reenacted_render(
     device: ComputeDevice,
 ) -> dg.Output[Manifest]:
     spec, video = edit_of(context, storage)
-    inputs = {"frames": frames, "face_coefficients": face_coefficients, "face_parsing": face_parsing, "background_plate": background_plate}
+    inputs = {
+        "frames": frames,
+        "face_coefficients": face_coefficients,
+        "face_parsing": face_parsing,
+        "background_plate": background_plate,
+    }
     return write_reenactment(
-        context, config, edited_avatar, video, REENACTED_FILE, inputs, storage, tracking, device,
+        context,
+        config,
+        edited_avatar,
+        video,
+        REENACTED_FILE,
+        inputs,
+        storage,
+        tracking,
+        device,
         {"prompt": spec.prompt, "avatar": LAST_ROUND_AVATAR},
     )

@@ -1,7 +1,6 @@
 """Sensors: a video file dropped into ``<COSAVATAR_HOME>/inbox/`` becomes a `video` partition and a run; an edit
 spec in the registry (``cosavatar add-edit``, or a file written there) becomes an `edit` partition."""
 
-
 import json
 import time
 from pathlib import Path
@@ -45,7 +44,9 @@ def video_inbox_sensor(context: dg.SensorEvaluationContext, storage: StorageReso
     for path in sorted(inbox.iterdir()):
         if path.is_symlink():  # whoever can write the inbox must not pull in files from elsewhere on the machine
             if path.name not in cursor["handled"]:
-                context.log.warning(f"inbox: skipped {path.name}: a symbolic link; copy the video into the inbox instead")
+                context.log.warning(
+                    f"inbox: skipped {path.name}: a symbolic link; copy the video into the inbox instead"
+                )
                 cursor["handled"][path.name] = "symlink"
             continue
         if not path.is_file() or path.suffix.lower() not in VIDEO_SUFFIXES or path.name.startswith("."):

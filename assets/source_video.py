@@ -1,6 +1,5 @@
 """`source_video`: the registered file, copied into the store, hashed and probed."""
 
-
 import shutil
 from pathlib import Path
 
@@ -33,7 +32,9 @@ def copy_source(original: Path, stored: Path) -> None:
     description="The registered video file copied into the store, with its sha256 and probe (fps, frames, size, "
     "duration, audio). Fails with a clear message on a damaged, too short or too small file.",
 )
-def source_video(context: dg.AssetExecutionContext, storage: StorageResource, tracking: MlflowTracking) -> dg.Output[Manifest]:
+def source_video(
+    context: dg.AssetExecutionContext, storage: StorageResource, tracking: MlflowTracking
+) -> dg.Output[Manifest]:
     with user_errors_fail_the_step():
         registration = storage.registry.get_video(context.partition_key)
     original = Path(registration.path)
@@ -49,7 +50,9 @@ def source_video(context: dg.AssetExecutionContext, storage: StorageResource, tr
                 raise InputError(original, "changed since it was registered (sha256 differs); register it again")
         writer.record([SOURCE_FILE], preset=registration.preset, original_path=str(original), **info.as_dict())
         with tracking.run(context) as run:
-            run.log_params({"original_path": str(original), "sha256": digest, "preset": registration.preset, **info.as_dict()})
+            run.log_params(
+                {"original_path": str(original), "sha256": digest, "preset": registration.preset, **info.as_dict()}
+            )
             run.log_metrics({"fps": info.fps, "frame_count": info.frame_count, "duration_s": info.duration_s})
     manifest = writer.manifest
     return dg.Output(

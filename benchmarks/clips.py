@@ -40,7 +40,9 @@ def prepare_clip(video: Path, workdir: Path, preset: str = "preview") -> Prepare
         if "landmarks" not in stored:  # cached before landmarks were kept
             stored["landmarks"] = track_landmarks(stored["frames"]).points
             np.savez(cached, **stored)
-        return PreparedClip(stored["frames"], stored["labels"], stored["plate"], FaceModel.load(folder), fps, stored["landmarks"])
+        return PreparedClip(
+            stored["frames"], stored["labels"], stored["plate"], FaceModel.load(folder), fps, stored["landmarks"]
+        )
     started = time.perf_counter()
     folder.mkdir(parents=True, exist_ok=True)
     extract_frames(video, folder, get_preset(preset))
@@ -51,5 +53,8 @@ def prepare_clip(video: Path, workdir: Path, preset: str = "preview") -> Prepare
     plate = estimate_background(frames, labels).plate
     face_model.save(folder)
     np.savez(cached, frames=frames, labels=labels, plate=plate, landmarks=track.points)
-    print(f"prepared {Path(video).name}: {len(frames)} frames at {frames.shape[1]} px in {time.perf_counter() - started:.0f} s")
+    print(
+        f"prepared {Path(video).name}: {len(frames)} frames at {frames.shape[1]} px in "
+        f"{time.perf_counter() - started:.0f} s"
+    )
     return PreparedClip(frames, labels, plate, face_model, fps, track.points)

@@ -85,8 +85,17 @@ def main() -> None:
     shutil.rmtree(args.out / "rounds", ignore_errors=True)
     loop_started = time.perf_counter()
     loop = run_edit_loop(
-        training.model, dataset, clip.labels, clip.landmarks, clip.plate, editor, MediapipeParser(),
-        EditRequest(args.prompt, args.region), args.rounds, round_config, args.out / "rounds",
+        training.model,
+        dataset,
+        clip.labels,
+        clip.landmarks,
+        clip.plate,
+        editor,
+        MediapipeParser(),
+        EditRequest(args.prompt, args.region),
+        args.rounds,
+        round_config,
+        args.out / "rounds",
         on_round=lambda k, _: print(f"round {k} done at {time.perf_counter() - loop_started:.0f} s", flush=True),
     )
     loop_seconds = time.perf_counter() - loop_started
@@ -123,7 +132,9 @@ def main() -> None:
         figures["warping_error_final_render_all_pairs"] / figures["warping_error_per_frame_baseline_all_pairs"]
     )
     start = int(train_pairs[len(train_pairs) // 2])
-    save_png(args.out / "consistency_sheet.png", contact_sheet(clip.frames, raw, final, delivered, range(start, start + 4)))
+    save_png(
+        args.out / "consistency_sheet.png", contact_sheet(clip.frames, raw, final, delivered, range(start, start + 4))
+    )
     report = {
         "video": args.video.name,
         "prompt": args.prompt,

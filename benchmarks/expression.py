@@ -61,7 +61,9 @@ def run_conditioning(name, config, target, driver, out: Path) -> dict:
     driven = reenactment_figures(reenactment, driver.frames, motion, target.face_model)
     segment = render_dataset_frames(training.model, dataset, dataset.holdout_segment, own_appearance=False)["rgb"]
     save_png(out / f"segment_widest_{name}.png", widest_mouths_sheet(dataset.frames[dataset.holdout_segment], segment))
-    save_png(out / f"driven_widest_{name}.png", widest_mouths_sheet(driver.frames[: len(reenactment.rgb)], reenactment.rgb))
+    save_png(
+        out / f"driven_widest_{name}.png", widest_mouths_sheet(driver.frames[: len(reenactment.rgb)], reenactment.rgb)
+    )
     return {
         "train_seconds": training.seconds,
         "steps": training.steps_done,
@@ -82,7 +84,10 @@ def main() -> None:
     started = time.perf_counter()
     target, driver = prepare_clip(args.target, args.out), prepare_clip(args.driver, args.out)
     overrides = {} if args.steps is None else {"steps": args.steps}
-    configs = {"code": code_conditioning(nerf_config("preview", **overrides)), "landmark_warp": nerf_config("preview", **overrides)}
+    configs = {
+        "code": code_conditioning(nerf_config("preview", **overrides)),
+        "landmark_warp": nerf_config("preview", **overrides),
+    }
     results = {name: run_conditioning(name, config, target, driver, args.out) for name, config in configs.items()}
     report = {
         "target": args.target.name,
@@ -91,7 +96,9 @@ def main() -> None:
         "machine": f"{torch.get_num_threads()} CPU threads, no GPU",
         "train_time_ratio": results["landmark_warp"]["train_seconds"] / results["code"]["train_seconds"],
         "wall_seconds": time.perf_counter() - started,
-        "conditionings": {name: {k: round(float(v), 4) for k, v in figures.items()} for name, figures in results.items()},
+        "conditionings": {
+            name: {k: round(float(v), 4) for k, v in figures.items()} for name, figures in results.items()
+        },
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")

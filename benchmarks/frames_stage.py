@@ -36,7 +36,8 @@ else:  # baseline: decode the whole clip into memory, then crop and resize every
         crop = sample_face_crop(frames, detector)
     everything = frames.get(np.arange(frames.frame_count))
     picks = constant_rate_source_indices(frames.timestamps[:, 0], frames.duration_s, preset.fps)
-    result = np.stack([cv2.resize(crop.apply(everything[i]), (preset.resolution,) * 2, interpolation=cv2.INTER_AREA) for i in picks])
+    size = (preset.resolution,) * 2
+    result = np.stack([cv2.resize(crop.apply(everything[i]), size, interpolation=cv2.INTER_AREA) for i in picks])
     np.save(Path(out) / "frames.npy", result)
     count = len(result)
 seconds = time.perf_counter() - started
@@ -55,15 +56,23 @@ def measure(video: Path, preset: str, method: str) -> dict:
 
 def main() -> None:
     videos = [Path(v) for v in sys.argv[1:]] or [DEFAULT_VIDEO]
-    print(f"{'video':<28} {'preset':<9} {'method':<9} {'frames':>6} {'seconds':>8} {'peak RSS MB':>12} {'after imports':>14}")
+    print(
+        f"{'video':<28} {'preset':<9} {'method':<9} {'frames':>6} {'seconds':>8} {'peak RSS MB':>12} "
+        f"{'after imports':>14}"
+    )
     for video in videos:
         for preset in ("preview", "standard"):
             rows = {method: measure(video, preset, method) for method in ("ours", "baseline")}
             for method, row in rows.items():
-                print(f"{video.name:<28} {preset:<9} {method:<9} {row['frames']:>6} {row['seconds']:>8.2f} {row['peak_rss_mb']:>12.0f} {row['import_rss_mb']:>14.0f}")
+                print(
+                    f"{video.name:<28} {preset:<9} {method:<9} {row['frames']:>6} {row['seconds']:>8.2f} "
+                    f"{row['peak_rss_mb']:>12.0f} {row['import_rss_mb']:>14.0f}"
+                )
             ratio = rows["baseline"]["peak_rss_mb"] / rows["ours"]["peak_rss_mb"]
-            print(f"{'':<28} {preset:<9} baseline/ours peak memory: {ratio:.2f}x, time: "
-                  f"{rows['baseline']['seconds'] / rows['ours']['seconds']:.2f}x")
+            print(
+                f"{'':<28} {preset:<9} baseline/ours peak memory: {ratio:.2f}x, time: "
+                f"{rows['baseline']['seconds'] / rows['ours']['seconds']:.2f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -74,9 +74,13 @@ def check_avatar(video: Path, out: Path, device: torch.device, sizes: CheckSizes
     training = train_avatar(dataset, config, out / f"avatar_{sizes.avatar_preset}", device)
     rendered = render_dataset_frames(training.model, dataset, dataset.holdout[:2], own_appearance=False)["rgb"]
     return {
-        "preset": sizes.avatar_preset, "encoding": config.head_encoding.kind, "steps": training.steps_done,
-        "train_seconds": round(training.seconds, 1), "rays_per_second": round(training.rays_per_second),
-        "rendered_frames": len(rendered), "peak_gpu_memory_mb": peak_mb(device),
+        "preset": sizes.avatar_preset,
+        "encoding": config.head_encoding.kind,
+        "steps": training.steps_done,
+        "train_seconds": round(training.seconds, 1),
+        "rays_per_second": round(training.rays_per_second),
+        "rendered_frames": len(rendered),
+        "peak_gpu_memory_mb": peak_mb(device),
     }
 
 
@@ -97,13 +101,27 @@ def check_edit_round(video: Path, out: Path, device: torch.device, sizes: CheckS
     reset_peak(device)
     started = time.perf_counter()
     loop = run_edit_loop(
-        model, dataset, clip.labels, clip.landmarks, clip.plate, editor, MediapipeParser(),
-        EditRequest("give her pink hair", "hair"), 1, round_config, out / "round", str(device),
+        model,
+        dataset,
+        clip.labels,
+        clip.landmarks,
+        clip.plate,
+        editor,
+        MediapipeParser(),
+        EditRequest("give her pink hair", "hair"),
+        1,
+        round_config,
+        out / "round",
+        str(device),
     )
     return {
-        "preset": sizes.round_preset, "frames_edited": len(loop.rounds[0].frame_ids), "batch_size": editor.batch_size,
-        "edit_resolution": editor.resolution, "finetune_steps": sizes.finetune_steps,
-        "round_seconds": round(time.perf_counter() - started, 1), "peak_gpu_memory_mb": peak_mb(device),
+        "preset": sizes.round_preset,
+        "frames_edited": len(loop.rounds[0].frame_ids),
+        "batch_size": editor.batch_size,
+        "edit_resolution": editor.resolution,
+        "finetune_steps": sizes.finetune_steps,
+        "round_seconds": round(time.perf_counter() - started, 1),
+        "peak_gpu_memory_mb": peak_mb(device),
     }
 
 
@@ -127,7 +145,12 @@ def main(argv: list[str] | None = None) -> dict:
         print(json.dumps(report["avatar"]), flush=True)
         print("2/3 full-size InstructPix2Pix edit ...", flush=True)
         report["ip2p_edit"] = ip2p_edit.run(
-            device, sizes.ip2p_frames, sizes.ip2p_steps, sizes.ip2p_frames, sizes.ip2p_architecture, sizes.ip2p_resolution
+            device,
+            sizes.ip2p_frames,
+            sizes.ip2p_steps,
+            sizes.ip2p_frames,
+            sizes.ip2p_architecture,
+            sizes.ip2p_resolution,
         )
         print(json.dumps(report["ip2p_edit"]), flush=True)
         print("3/3 one edit round ...", flush=True)

@@ -36,7 +36,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def synthetic_frames(count: int, size: int) -> np.ndarray:
     """Smooth colour ramps (the content does not matter with random weights)."""
     ys, xs = np.mgrid[0:size, 0:size] / size
-    return np.stack([np.stack([xs, ys, (xs + ys + k / count) % 1], axis=-1) * 255 for k in range(count)]).astype(np.uint8)
+    return np.stack([np.stack([xs, ys, (xs + ys + k / count) % 1], axis=-1) * 255 for k in range(count)]).astype(
+        np.uint8
+    )
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -45,7 +47,9 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux: the process's peak RSS
 
 
-def run(device: torch.device, frames: int, steps: int, batch_size: int, size: str = "sd15", resolution: int = 512) -> dict:
+def run(
+    device: torch.device, frames: int, steps: int, batch_size: int, size: str = "sd15", resolution: int = 512
+) -> dict:
     built = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         pipeline = random_ip2p_pipeline(size, Path(folder))
@@ -94,7 +98,9 @@ def main() -> None:
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
     on_gpu = device.type == "cuda"
     frames = args.frames or (8 if on_gpu else 1)
-    report = run(device, frames, args.steps or (IP2PSettings().steps if on_gpu else 3), args.batch_size or (8 if on_gpu else 1))
+    report = run(
+        device, frames, args.steps or (IP2PSettings().steps if on_gpu else 3), args.batch_size or (8 if on_gpu else 1)
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"ip2p_edit_{device.type}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")

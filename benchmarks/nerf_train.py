@@ -103,10 +103,19 @@ def main() -> None:
         baseline, baseline_optimizer, dataset, baseline_config, max(5, args.throughput_steps // 4), skip_empty=False
     )
     skip_rays, skip_samples = throughput(ours, ours_optimizer, dataset, config, args.throughput_steps, skip_empty=True)
-    print(f"\nthroughput ({config.rays_per_step} rays x {config.head_samples + config.torso_samples} samples per step, 2 threads)")
+    print(
+        f"\nthroughput ({config.rays_per_step} rays x {config.head_samples + config.torso_samples} samples per step, "
+        "2 threads)"
+    )
     print(f"  PE-MLP 8x128 baseline   {base_rays:>9.0f} rays/s {base_samples:>11.0f} samples/s")
-    print(f"  ours (tri-plane)        {ours_rays:>9.0f} rays/s {ours_samples:>11.0f} samples/s   {ours_samples / base_samples:.1f}x baseline")
-    print(f"  ours + empty skipping   {skip_rays:>9.0f} rays/s {skip_samples:>11.0f} samples/s   {skip_samples / base_samples:.1f}x baseline (nominal samples)")
+    print(
+        f"  ours (tri-plane)        {ours_rays:>9.0f} rays/s {ours_samples:>11.0f} samples/s   "
+        f"{ours_samples / base_samples:.1f}x baseline"
+    )
+    print(
+        f"  ours + empty skipping   {skip_rays:>9.0f} rays/s {skip_samples:>11.0f} samples/s   "
+        f"{skip_samples / base_samples:.1f}x baseline (nominal samples)"
+    )
     del baseline
 
     print("\nheld-out PSNR after training (wall clock, evaluation excluded)")
@@ -120,7 +129,8 @@ def main() -> None:
         f = evaluation.figures
         print(
             f"  {minutes:>4.0f} min ({run.steps_done:>5d} steps): full frame {f['holdout_psnr']:.2f} dB, person "
-            f"{f['holdout_psnr_person']:.2f} dB, SSIM {f['holdout_ssim']:.3f} (background plate alone: {f['plate_psnr']:.2f} dB)"
+            f"{f['holdout_psnr_person']:.2f} dB, SSIM {f['holdout_ssim']:.3f} (background plate alone: "
+            f"{f['plate_psnr']:.2f} dB)"
         )
     if args.preview_out and evaluation is not None:
         save_png(args.preview_out, evaluation.preview)

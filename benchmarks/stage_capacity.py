@@ -113,9 +113,9 @@ def _in_subprocess(env: dict[str, str], *args: str) -> dict:
 
 def measure_preset(preset: str, video: Path, driver: Path, cap_steps: int, log) -> dict:
     from cosavatar_pipeline.cli import DRIVER_STAGES
-    from cosavatar_pipeline.orchestration.definitions import defs
     from cosavatar_pipeline.editing.config import EDIT_ROUND_PRESETS
     from cosavatar_pipeline.nerf.config import NERF_PRESETS
+    from cosavatar_pipeline.orchestration.definitions import defs
     from cosavatar_pipeline.orchestration.operations import Pipeline
 
     caps = _step_caps(preset, cap_steps)
@@ -147,12 +147,16 @@ def measure_preset(preset: str, video: Path, driver: Path, cap_steps: int, log) 
                 row["seconds"] = row["seconds"] - row["train_seconds"] + per_step * full_steps[kind]
                 row["extrapolated"] = True
             stages[asset] = row
-            log(f"  {preset:8s} {asset:24s} {row['seconds']:8.1f} s{' (extrapolated)' if row['extrapolated'] else ''}"
-                f"  {row['peak_rss_mib']:7.0f} MiB  {row['queue']}")
+            log(
+                f"  {preset:8s} {asset:24s} {row['seconds']:8.1f} s{' (extrapolated)' if row['extrapolated'] else ''}"
+                f"  {row['peak_rss_mib']:7.0f} MiB  {row['queue']}"
+            )
 
         # Baseline: the whole video job in one process, same caps.
         baseline_env = _environment(baseline_home)
-        row = _in_subprocess(baseline_env, "whole-video-job", str(video), preset, json.dumps(_config_for("avatar", caps)))
+        row = _in_subprocess(
+            baseline_env, "whole-video-job", str(video), preset, json.dumps(_config_for("avatar", caps))
+        )
         summed = sum(stages[a].get("measured_seconds", stages[a]["seconds"]) for a in video_assets)
         log(f"  {preset:8s} video job in one process {row['seconds']:.1f} s, sum of its stages {summed:.1f} s")
         return {
@@ -195,8 +199,11 @@ def main() -> None:
             raise SystemExit(f"{clip}: no such clip (see ../shared/videos/SOURCES.md)")
     table = json.loads(args.out.read_text()) if args.out.exists() else {"presets": {}}
     table["measured_on"] = {
-        "date": date.today().isoformat(), "cpu_cores": os.cpu_count(), "machine": platform.machine(),
-        "accelerator": "none (GPU-queue stages timed on the CPU)", "video": args.video.name,
+        "date": date.today().isoformat(),
+        "cpu_cores": os.cpu_count(),
+        "machine": platform.machine(),
+        "accelerator": "none (GPU-queue stages timed on the CPU)",
+        "video": args.video.name,
         "edit_rounds": int(_environment(Path("."))["COSAVATAR_EDIT_ROUNDS"]),
     }
     for preset in args.presets.split(","):
@@ -204,7 +211,9 @@ def main() -> None:
         table["presets"][preset] = measure_preset(preset, args.video, args.driver, args.cap_steps, print)
         print(f"{preset}: {time.perf_counter() - started:.0f} s to measure", flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")  # after each preset: keep partial results
+        args.out.write_text(
+            json.dumps(table, indent=2, sort_keys=True) + "\n"
+        )  # after each preset: keep partial results
     print(f"wrote {args.out}")
 
 

@@ -40,7 +40,8 @@ def writer_lock(final_dir: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise FolderBusy(
-                f"{final_dir}: another run is writing this output right now; wait for it to finish (or stop it) and run again"
+                f"{final_dir}: another run is writing this output right now; wait for it to finish (or stop it) and "
+                "run again"
             ) from None
         try:
             yield
@@ -96,7 +97,10 @@ def _fsync_directory(folder: Path) -> None:
 def _staged(final_dir: Path) -> Iterator[Path]:
     # leftovers of a writer that was killed (no exception handler ran): with the lock held, no live writer owns one
     _restore_retired(final_dir)
-    for stale in [*final_dir.parent.glob(f".{final_dir.name}.staging-*"), *final_dir.parent.glob(f".{final_dir.name}.retired-*")]:
+    for stale in [
+        *final_dir.parent.glob(f".{final_dir.name}.staging-*"),
+        *final_dir.parent.glob(f".{final_dir.name}.retired-*"),
+    ]:
         shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{final_dir.name}.staging-", dir=final_dir.parent))
     _ordinary_permissions(staging, directory=True)

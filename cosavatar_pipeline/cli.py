@@ -50,7 +50,9 @@ def add_video(
 @app.command("add-edit")
 def add_edit(
     prompt: str = typer.Argument(..., help='the instruction, e.g. "give her pink hair"'),
-    region: Optional[str] = typer.Option(None, help="hair, face, lips, eyes, clothes, background, person, all; default: from the prompt"),
+    region: Optional[str] = typer.Option(
+        None, help="hair, face, lips, eyes, clothes, background, person, all; default: from the prompt"
+    ),
     name: Optional[str] = typer.Option(None, help="partition key (slug); default: from the prompt"),
     editor: str = typer.Option("auto", help="auto, ip2p or procedural"),
     seed: int = typer.Option(0),
@@ -60,7 +62,9 @@ def add_edit(
 ) -> None:
     """Register an edit spec as an `edit` partition."""
     try:
-        spec = _pipeline().add_edit(prompt, name=name, region=region, editor=editor, seed=seed, ip2p_settings=ip2p_settings)
+        spec = _pipeline().add_edit(
+            prompt, name=name, region=region, editor=editor, seed=seed, ip2p_settings=ip2p_settings
+        )
     except CosavatarError as exc:
         _fail(exc)
     how = "inferred from the prompt" if spec.region_inferred else "given"
@@ -96,16 +100,29 @@ def materialize(
                 missing = [a for a in pipeline.edit_prerequisites() if name not in pipeline.materialized(a)]
                 if missing:
                     typer.echo(f"video {name!r} lacks {', '.join(missing)}: materializing them first ...")
-                    failed |= not _report(pipeline.materialize_video(name, select=missing, asset_config=_for(asset_config, missing)))
+                    failed |= not _report(
+                        pipeline.materialize_video(name, select=missing, asset_config=_for(asset_config, missing))
+                    )
                 for edit_name in edit:
                     typer.echo(f"applying edit {edit_name!r} to video {name!r} ...")
-                    ok = _report(pipeline.materialize_edit(edit_name, name, select=selected, asset_config=_for(asset_config, selected or pipeline.edit_asset_names())))
+                    ok = _report(
+                        pipeline.materialize_edit(
+                            edit_name,
+                            name,
+                            select=selected,
+                            asset_config=_for(asset_config, selected or pipeline.edit_asset_names()),
+                        )
+                    )
                     failed |= not ok
                     if ok:
                         _print_edit_figures(pipeline, edit_name, name)
             else:
                 typer.echo(f"materializing video {name!r} ...")
-                failed |= not _report(pipeline.materialize_video(name, select=selected, asset_config=_for(asset_config, selected or pipeline.video_asset_names())))
+                failed |= not _report(
+                    pipeline.materialize_video(
+                        name, select=selected, asset_config=_for(asset_config, selected or pipeline.video_asset_names())
+                    )
+                )
     except CosavatarError as exc:
         _fail(exc)
     if failed:
@@ -125,7 +142,9 @@ def _read_asset_config(path: Path | None, assets: list[str]) -> dict[str, dict]:
     except (OSError, yaml.YAMLError) as exc:
         raise InputError(path, f"is not a readable YAML file ({exc})") from None
     if not isinstance(entries, dict) or not all(isinstance(v, dict) for v in entries.values()):
-        raise InputError(path, "must map asset names (or globs) to their config, e.g. 'edited_avatar_round_*: {finetune_steps: 200}'")
+        raise InputError(
+            path, "must map asset names (or globs) to their config, e.g. 'edited_avatar_round_*: {finetune_steps: 200}'"
+        )
     resolved: dict[str, dict] = {}
     for pattern, values in entries.items():
         matched = fnmatch.filter(assets, str(pattern))
@@ -151,7 +170,9 @@ def _report(outcome) -> bool:
 @app.command()
 def reenact(
     video: str = typer.Argument(..., help="the registered video whose (unedited) avatar is driven"),
-    driver: str = typer.Option("", help="the registered video that drives it; default: COSAVATAR_DRIVER, else the first other video"),
+    driver: str = typer.Option(
+        "", help="the registered video that drives it; default: COSAVATAR_DRIVER, else the first other video"
+    ),
 ) -> None:
     """Check animation before editing: materialize `avatar_reenactment`, the avatar driven by another video."""
     pipeline = _pipeline()
@@ -190,7 +211,10 @@ def status() -> None:
         for name in pipeline.registry.video_names():
             key = f"{edit_name}|{name}"
             stored = [a for a in edit_assets if key in edit_done[a]]
-            typer.echo(f"  {name.ljust(width)}  {len(stored)}/{len(edit_assets)} edit stages" + (f" (last: {stored[-1]})" if stored else ""))
+            typer.echo(
+                f"  {name.ljust(width)}  {len(stored)}/{len(edit_assets)} edit stages"
+                + (f" (last: {stored[-1]})" if stored else "")
+            )
 
 
 @app.command()
@@ -200,7 +224,9 @@ def capacity(
     cpu_workers: int = typer.Option(1, help="steps that run at once on the CPU queue (all workers)"),
     gpu_workers: int = typer.Option(1, help="steps that run at once on the gpu queue (all GPUs)"),
     preset: str = typer.Option(DEFAULT_PRESET, help="the videos' preset"),
-    table: Optional[Path] = typer.Option(None, help="measured per-stage table; default: benchmarks/results/capacity.json"),
+    table: Optional[Path] = typer.Option(
+        None, help="measured per-stage table; default: benchmarks/results/capacity.json"
+    ),
 ) -> None:
     """What a backfill of N videos x M edits costs on W CPU and G GPU workers, from the measured per-stage table."""
     from cosavatar_pipeline.capacity import DEFAULT_TABLE, estimate, load_table, stage_costs
@@ -211,16 +237,19 @@ def capacity(
     except (FileNotFoundError, KeyError, ValueError) as exc:
         _fail(exc)
     where = measured.get("measured_on", {})
-    typer.echo(f"{videos} videos x {edits} edits at {preset}, {cpu_workers} CPU + {gpu_workers} GPU step slots "
-               f"(stages measured {where.get('date', '?')} on {where.get('cpu_cores', '?')} CPU cores, "
-               f"accelerator: {where.get('accelerator', '?')})")
+    typer.echo(
+        f"{videos} videos x {edits} edits at {preset}, {cpu_workers} CPU + {gpu_workers} GPU step slots "
+        f"(stages measured {where.get('date', '?')} on {where.get('cpu_cores', '?')} CPU cores, "
+        f"accelerator: {where.get('accelerator', '?')})"
+    )
     for line in result.lines():
         typer.echo(f"  {line}")
 
 
 @app.command("instance-config")
 def instance_config() -> None:
-    """Write $DAGSTER_HOME/dagster.yaml from the repository's: sqlite, or PostgreSQL when DAGSTER_POSTGRES_URL is set."""
+    """Write $DAGSTER_HOME/dagster.yaml from the repository's: sqlite, or PostgreSQL when DAGSTER_POSTGRES_URL is "
+    "set."""
     from cosavatar_pipeline.home import layout
     from cosavatar_pipeline.orchestration.instance_config import write_instance_config
     from cosavatar_pipeline.orchestration.operations import dagster_home_for
@@ -245,20 +274,33 @@ def worker(
     import yaml
 
     from cosavatar_pipeline.atomic import atomic_file
-    from cosavatar_pipeline.orchestration.executors import EXECUTOR_ENV, celery_settings, executor_name
     from cosavatar_pipeline.home import layout
+    from cosavatar_pipeline.orchestration.executors import EXECUTOR_ENV, celery_settings, executor_name
     from cosavatar_pipeline.orchestration.operations import instance_for
 
     if executor_name() != "celery":
-        typer.secho(f"note: {EXECUTOR_ENV} is not 'celery' in this environment: only runs launched where it is send "
-                    "their steps to workers", fg=typer.colors.YELLOW, err=True)
+        typer.secho(
+            f"note: {EXECUTOR_ENV} is not 'celery' in this environment: only runs launched where it is send "
+            "their steps to workers",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
     instance = instance_for(layout())
     config = Path(instance.root_directory) / "celery-worker.yaml"
     with atomic_file(config, "w", private=True) as handle:  # the broker URL may carry a password
         yaml.safe_dump({"execution": {"config": celery_settings()}}, handle, sort_keys=False)
     worker_name = name or "-".join(queue)
-    command = [str(Path(sys.executable).with_name("dagster-celery")), "worker", "start", "-A", "dagster_celery.app",
-               "-y", str(config), "-n", worker_name]
+    command = [
+        str(Path(sys.executable).with_name("dagster-celery")),
+        "worker",
+        "start",
+        "-A",
+        "dagster_celery.app",
+        "-y",
+        str(config),
+        "-n",
+        worker_name,
+    ]
     for each in queue:
         command += ["-q", each]
     command += ["--", f"--concurrency={concurrency}"]
@@ -298,12 +340,16 @@ def demo(
         for message in outcome.failures:
             typer.secho(f"  failed: {message}", fg=typer.colors.RED, err=True)
     if not failed:
-        typer.echo(f"checking that the avatar of {target.name!r} moves: driven by {driver.name!r} (avatar_reenactment) ...")
+        typer.echo(
+            f"checking that the avatar of {target.name!r} moves: driven by {driver.name!r} (avatar_reenactment) ..."
+        )
         failed |= not _report(pipeline.materialize_animation(target.name, driver.name))
     if not failed:
         typer.echo(f"applying edit {spec.name!r} ({spec.prompt!r}, region {spec.region}) to {target.name!r} ...")
         try:
-            outcome = pipeline.materialize_edit(spec.name, target.name, asset_config={"reenacted_render": {"driver": driver.name}})
+            outcome = pipeline.materialize_edit(
+                spec.name, target.name, asset_config={"reenacted_render": {"driver": driver.name}}
+            )
             failed |= not _report(outcome)
         except CosavatarError as exc:
             _fail(exc)
@@ -317,9 +363,14 @@ def demo(
     _print_edit_figures(pipeline, spec.name, target.name)
     _print_mlflow_runs(pipeline, [target.name, driver.name, edit_key])
     typer.echo("")
-    for asset, file in (("reconstruction_render", "side_by_side.mp4"), ("avatar_reenactment", "side_by_side.mp4"), ("final_render", "final.mp4"),
-                        ("final_render", "side_by_side.mp4"), ("reenacted_render", "reenacted.mp4"),
-                        ("reenacted_render", "side_by_side.mp4")):
+    for asset, file in (
+        ("reconstruction_render", "side_by_side.mp4"),
+        ("avatar_reenactment", "side_by_side.mp4"),
+        ("final_render", "final.mp4"),
+        ("final_render", "side_by_side.mp4"),
+        ("reenacted_render", "reenacted.mp4"),
+        ("reenacted_render", "side_by_side.mp4"),
+    ):
         partition = target.name if asset in ("reconstruction_render", "avatar_reenactment") else edit_key
         path = pipeline.asset_folder(asset, partition) / file
         if path.exists():
@@ -334,17 +385,42 @@ KEY_FIGURES = {
     "face_coefficients": ("reprojection_px_mean", "reprojection_px_p95", "pose_jitter_deg_vs_5frame_average"),
     "face_parsing": ("iou_hair", "iou_skin", "hair_presence"),
     "background_plate": ("never_seen_fraction",),
-    "avatar": ("holdout_psnr", "holdout_psnr_person", "segment_psnr_mouth", "segment_mouth_r_moving", "segment_mouth_gain_moving", "plate_psnr", "train_seconds"),
+    "avatar": (
+        "holdout_psnr",
+        "holdout_psnr_person",
+        "segment_psnr_mouth",
+        "segment_mouth_r_moving",
+        "segment_mouth_gain_moving",
+        "plate_psnr",
+        "train_seconds",
+    ),
     "reconstruction_render": ("psnr_vs_source", "psnr_vs_source_holdout"),
-    "avatar_reenactment": ("mouth_r_moving", "mouth_gain_moving", "noise_floor_mouth_r_moving", "identity_drift_pct", "clamped_code_fraction"),
+    "avatar_reenactment": (
+        "mouth_r_moving",
+        "mouth_gain_moving",
+        "noise_floor_mouth_r_moving",
+        "identity_drift_pct",
+        "clamped_code_fraction",
+    ),
 }
 
 # how a render follows its driver (reenacted_render, avatar_reenactment)
-DRIVEN_FIGURES = ("mouth_r_moving", "mouth_gain_moving", "eyes_r_moving", "noise_floor_mouth_r_moving", "identity_drift_pct")
+DRIVEN_FIGURES = (
+    "mouth_r_moving",
+    "mouth_gain_moving",
+    "eyes_r_moving",
+    "noise_floor_mouth_r_moving",
+    "identity_drift_pct",
+)
 
 
 EDIT_FIGURES = {
-    "edited_dataset": ("target_change_inside", "target_change_outside", "target_change_beyond_feather", "region_growth"),
+    "edited_dataset": (
+        "target_change_inside",
+        "target_change_outside",
+        "target_change_beyond_feather",
+        "region_growth",
+    ),
     "edited_avatar": ("psnr_vs_targets", "render_change_inside", "leakage_outside", "change_between_rounds_inside"),
     "final": ("warping_error_raw_edits", "warping_error_final", "warping_error_ratio", "psnr_outside_region_vs_source"),
     "reenacted": DRIVEN_FIGURES,
@@ -385,7 +461,9 @@ def _print_mlflow_runs(pipeline, partitions: list[str]) -> None:
     if experiment is None:
         return
     typer.echo(f"MLflow store: {pipeline.home.mlflow_tracking_uri}")
-    runs = tracker.client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=200)
+    runs = tracker.client.search_runs(
+        [experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=200
+    )
     latest: dict[str, object] = {}
     for run in runs:
         key = (run.data.tags.get("cosavatar.asset"), run.data.tags.get("cosavatar.partition"))

@@ -25,7 +25,9 @@ def path_from_uri(value: str) -> Path:
     parsed = urlparse(value)
     if parsed.scheme == "file":
         if parsed.netloc not in ("", "localhost"):
-            raise SettingError(f"{HOME_ENV}={value!r}: a file URI names a path on this machine (file:///shared/cosavatar)")
+            raise SettingError(
+                f"{HOME_ENV}={value!r}: a file URI names a path on this machine (file:///shared/cosavatar)"
+            )
         return Path(unquote(parsed.path))
     if parsed.scheme and len(parsed.scheme) > 1:  # one letter is a Windows drive, not a scheme
         raise SettingError(

@@ -17,7 +17,9 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    "tiny": Preset("tiny", 96, 12.5, "96 px at 12.5 fps, a few hundred steps: end-to-end tests and smoke runs, not for viewing"),
+    "tiny": Preset(
+        "tiny", 96, 12.5, "96 px at 12.5 fps, a few hundred steps: end-to-end tests and smoke runs, not for viewing"
+    ),
     "preview": Preset("preview", 128, 25.0, "128 px, CPU-friendly"),
     "standard": Preset("standard", 256, 25.0, "256 px"),
     "high": Preset("high", 512, 25.0, "512 px, needs a GPU"),

@@ -50,7 +50,9 @@ def png_data_uri(image: np.ndarray, max_width: int = 512) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def draw_points(image: np.ndarray, point_sets: list[tuple[np.ndarray, tuple[int, int, int]]], scale: int = 2) -> np.ndarray:
+def draw_points(
+    image: np.ndarray, point_sets: list[tuple[np.ndarray, tuple[int, int, int]]], scale: int = 2
+) -> np.ndarray:
     """Upscale ``image`` by ``scale`` and draw each (P, 2) pixel point set as dots of the given RGB colour."""
     import cv2
 

@@ -30,11 +30,38 @@ REGION_KEYWORDS: dict[str, tuple[str, ...]] = {
     "hair": ("hair", "hairstyle", "haircut", "bangs", "fringe", "ponytail", "braid", "curls", "bald"),
     "lips": ("lips", "lipstick", "lip"),
     "eyes": ("eyes", "eye", "iris", "irises", "pupils"),
-    "clothes": ("shirt", "blazer", "jacket", "suit", "clothes", "clothing", "dress", "hoodie", "sweater", "coat",
-                "top", "t-shirt", "outfit", "tie", "collar"),
+    "clothes": (
+        "shirt",
+        "blazer",
+        "jacket",
+        "suit",
+        "clothes",
+        "clothing",
+        "dress",
+        "hoodie",
+        "sweater",
+        "coat",
+        "top",
+        "t-shirt",
+        "outfit",
+        "tie",
+        "collar",
+    ),
     "background": ("background", "backdrop", "behind", "scene", "wall", "room"),
-    "face": ("face", "skin", "makeup", "beard", "moustache", "mustache", "freckles", "tan", "wrinkles", "older",
-             "younger", "smile"),
+    "face": (
+        "face",
+        "skin",
+        "makeup",
+        "beard",
+        "moustache",
+        "mustache",
+        "freckles",
+        "tan",
+        "wrinkles",
+        "older",
+        "younger",
+        "smile",
+    ),
 }
 EDITORS = ("auto", "ip2p", "procedural")
 # Registry files are read strictly: a hand-edited `"seed": "x"` or an unknown field is an error naming the file.
@@ -89,7 +116,11 @@ def validate_prompt(prompt: str) -> str:
     # logs, MLflow and the web UI as they are, and can make a prompt display as something else
     hidden = sorted({f"U+{ord(c):04X}" for c in text if unicodedata.category(c) in ("Cc", "Cf")})
     if hidden:
-        raise InputError("prompt", f"contains control or invisible formatting characters ({', '.join(hidden)}); write it on one line without them")
+        raise InputError(
+            "prompt",
+            f"contains control or invisible formatting characters ({', '.join(hidden)}); write it on one line "
+            "without them",
+        )
     return text
 
 
@@ -156,7 +187,9 @@ class Registry:
         try:
             write_json_exclusive(self.videos_dir / f"{name}.json", asdict(entry))
         except FileExistsError:  # another add-video took the name since the check above
-            raise RegistryError(f"{path}: the name {name!r} is taken by another video; pass a different --name") from None
+            raise RegistryError(
+                f"{path}: the name {name!r} is taken by another video; pass a different --name"
+            ) from None
         return entry
 
     def unregister_video(self, name: str) -> None:
@@ -193,7 +226,9 @@ class Registry:
     ) -> EditSpec:
         text = validate_prompt(prompt)
         if ip2p_settings not in IP2P_SETTING_PRESETS:
-            raise InputError(repr(ip2p_settings), f"unknown InstructPix2Pix settings; choose one of {sorted(IP2P_SETTING_PRESETS)}")
+            raise InputError(
+                repr(ip2p_settings), f"unknown InstructPix2Pix settings; choose one of {sorted(IP2P_SETTING_PRESETS)}"
+            )
         if region is not None and region not in EDIT_REGIONS:
             raise InputError(repr(region), f"unknown region; choose one of {list(EDIT_REGIONS)}")
         if editor not in EDITORS:
@@ -201,9 +236,7 @@ class Registry:
         name = validate_slug(name) if name else name_from(text, "prompt")
         if (self.edits_dir / f"{name}.json").exists():
             existing = self.get_edit(name)
-            raise RegistryError(
-                f"edit name {name!r} is taken (prompt {existing.prompt!r}); pass a different --name"
-            )
+            raise RegistryError(f"edit name {name!r} is taken (prompt {existing.prompt!r}); pass a different --name")
         spec = EditSpec(
             name=name,
             prompt=text,

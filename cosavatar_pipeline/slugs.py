@@ -23,7 +23,9 @@ def name_from(text: str, subject: str) -> str:
     """The slug of ``text``, or an InputError when it has no a-z or 0-9 to build one from (an all-Chinese prompt
     would otherwise be named 'unnamed' like every other such prompt)."""
     slug = slugify(text)
-    if not re.search(r"[a-z0-9]", unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()):
+    if not re.search(
+        r"[a-z0-9]", unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    ):
         raise InputError(subject, "has no letters a-z or digits to make a name from; give one with --name")
     return slug
 

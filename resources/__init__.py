@@ -5,4 +5,12 @@ from resources.editor import EditorResource
 from resources.storage import Manifest, ManifestIOManager, StorageResource
 from resources.tracking import MlflowTracking, mlflow_metadata
 
-__all__ = ["ComputeDevice", "EditorResource", "Manifest", "ManifestIOManager", "MlflowTracking", "StorageResource", "mlflow_metadata"]
+__all__ = [
+    "ComputeDevice",
+    "EditorResource",
+    "Manifest",
+    "ManifestIOManager",
+    "MlflowTracking",
+    "StorageResource",
+    "mlflow_metadata",
+]

@@ -5,7 +5,6 @@ the partition's folder in one rename when the asset succeeds; what travels betwe
 ``Manifest`` (folder, file names, figures) that the IO manager stores as ``manifest.json`` beside the files.
 """
 
-
 import hashlib
 import json
 import shutil
@@ -18,8 +17,8 @@ from typing import Any
 import dagster as dg
 
 from cosavatar_pipeline.atomic import atomic_directory, recover_interrupted_commit, write_json_atomic
-from cosavatar_pipeline.home import HomeLayout, layout
 from cosavatar_pipeline.errors import InputError
+from cosavatar_pipeline.home import HomeLayout, layout
 from cosavatar_pipeline.registry import Registry, sha256_of_file
 from cosavatar_pipeline.slugs import validate_slug
 
@@ -57,7 +56,8 @@ def partition_folder(store: Path, asset_name: str, partition_key: str) -> Path:
             validate_slug(part)
         except InputError:
             raise InputError(
-                f"partition key {partition_key!r}", "is not made of slugs (a-z, 0-9, '_'); it is refused as a folder name"
+                f"partition key {partition_key!r}",
+                "is not made of slugs (a-z, 0-9, '_'); it is refused as a folder name",
             ) from None
     return Path(store, asset_name, *parts)
 
@@ -105,7 +105,8 @@ class StorageResource(dg.ConfigurableResource):
         return (self.folder(asset_name, partition_key) / MANIFEST_FILE).exists()
 
     def manifest(self, asset_name: str, partition_key: str) -> Manifest:
-        """A stored partition read outside the asset graph's inputs (e.g. a reenactment's driver, chosen at run time)."""
+        """A stored partition read outside the asset graph's inputs (e.g. a reenactment's driver, chosen at run "
+        "time)."""
         return stored_manifest(self.folder(asset_name, partition_key), f"{asset_name} partition {partition_key!r}")
 
     def checkpoint_folder(self, context: dg.AssetExecutionContext, inputs_version: str = "") -> Path:
@@ -164,4 +165,8 @@ def verify_files(manifest: Manifest, what: str) -> None:
         if not path.exists():
             raise InputError(path, f"is missing from {what}; materialize {what.split(' partition')[0]} again")
         if sha256_of_file(path) != expected:
-            raise InputError(path, f"does not match the sha256 {what}'s manifest recorded (changed or damaged since it was stored); materialize it again")
+            raise InputError(
+                path,
+                f"does not match the sha256 {what}'s manifest recorded (changed or damaged since it was stored); "
+                "materialize it again",
+            )

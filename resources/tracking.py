@@ -1,6 +1,5 @@
 """MLflow tracking as a Dagster resource: one MLflow run per (asset, partition) materialization."""
 
-
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,7 +26,9 @@ class MlflowTracking(dg.ConfigurableResource):
     def tracker(self) -> Tracker:
         home = layout(Path(self.home) if self.home else None)
         ui_url = self.ui_url or os.environ.get("COSAVATAR_MLFLOW_UI") or DEFAULT_MLFLOW_UI
-        return Tracker(self.tracking_uri or home.mlflow_tracking_uri, home.mlflow_artifact_root, self.experiment, ui_url)
+        return Tracker(
+            self.tracking_uri or home.mlflow_tracking_uri, home.mlflow_artifact_root, self.experiment, ui_url
+        )
 
     @contextmanager
     def run(self, context: dg.AssetExecutionContext) -> Iterator[TrackedRun]:

@@ -13,7 +13,13 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 
 # The avatar trains for minutes at its preset; tests train it explicitly, with few steps.
 VIDEO_STAGES_BEFORE_AVATAR = [
-    "source_video", "frames", "face_landmarks", "face_coefficients", "driving_motion", "face_parsing", "background_plate"
+    "source_video",
+    "frames",
+    "face_landmarks",
+    "face_coefficients",
+    "driving_motion",
+    "face_parsing",
+    "background_plate",
 ]
 
 
@@ -107,8 +113,20 @@ def backfilled_edit(trained_avatars, tmp_path_factory):
     before = materialization_counts(pipeline.instance, pipeline.video_asset_names())
     env = {**os.environ, "COSAVATAR_EDIT_ROUNDS": "1", "COSAVATAR_IP2P_MODEL": str(folder / "no_weights")}
     result = subprocess.run(
-        [sys.executable, "-c", "from cosavatar_pipeline.cli import main; main()", "materialize", "--edit", "backfilled", "--config", str(config)],
-        env=env, capture_output=True, text=True, timeout=1200,
+        [
+            sys.executable,
+            "-c",
+            "from cosavatar_pipeline.cli import main; main()",
+            "materialize",
+            "--edit",
+            "backfilled",
+            "--config",
+            str(config),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     return pipeline, result, before

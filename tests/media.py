@@ -89,7 +89,9 @@ def write_variable_rate_clip(path: Path, frame_times_s: list[float], size: int =
     return path
 
 
-def write_phone_clip(path: Path, upright: list[np.ndarray], rotation: int, mirrored: bool = False, fps: float = 25.0) -> Path:
+def write_phone_clip(
+    path: Path, upright: list[np.ndarray], rotation: int, mirrored: bool = False, fps: float = 25.0
+) -> Path:
     """An mp4 as a phone writes one: the frames stored turned, with a display matrix that turns them upright
     (``rotation`` degrees counter-clockwise), optionally also mirrored."""
     stored = [np.ascontiguousarray(np.rot90(frame, k=-rotation // 90)) for frame in upright]

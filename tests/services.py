@@ -20,7 +20,9 @@ from pathlib import Path
 from tests.dagster_dev import free_port
 
 # Debian installs each major version under its own folder; take the newest.
-_INITDBS = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+_INITDBS = sorted(
+    Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0
+)
 POSTGRES_BIN = _INITDBS[-1].parent if _INITDBS else Path("/usr/lib/postgresql/15/bin")
 
 
@@ -64,11 +66,17 @@ def postgres_server(folder: Path) -> Iterator[str]:
     if os.geteuid() == 0:
         for path in (cluster, data, sockets):
             shutil.chown(path, "postgres")
-    _run(_as_postgres_user([str(POSTGRES_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "dagster", "--no-sync"]))
+    _run(
+        _as_postgres_user([str(POSTGRES_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "dagster", "--no-sync"])
+    )
     port = free_port()
     options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
     try:
-        _run(_as_postgres_user([str(POSTGRES_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "start"]))
+        _run(
+            _as_postgres_user(
+                [str(POSTGRES_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "start"]
+            )
+        )
         _run([str(POSTGRES_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "dagster", "dagster"])
         yield f"postgresql+psycopg2://dagster@127.0.0.1:{port}/dagster"
     finally:
@@ -88,13 +96,33 @@ def redis_server(folder: Path) -> Iterator[str]:
     port, log = free_port(), folder / "redis.log"
     folder.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(folder), "--logfile", str(log)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+            "--logfile",
+            str(log),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
     )
     try:
-        _wait(lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True).stdout.strip()
-              == "PONG", "redis-server", log)
+        _wait(
+            lambda: (
+                subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True).stdout.strip()
+                == "PONG"
+            ),
+            "redis-server",
+            log,
+        )
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         process.terminate()
@@ -110,10 +138,24 @@ def mlflow_server(folder: Path) -> Iterator[tuple[str, Path]]:
     url = f"http://127.0.0.1:{port}"
     with open(log, "w") as log_handle:
         process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("mlflow")), "server", "--host", "127.0.0.1", "--port", str(port),
-             "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}", "--serve-artifacts",
-             "--artifacts-destination", artifacts.as_uri(), "--workers", "1"],
-            stdout=log_handle, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                str(Path(sys.executable).with_name("mlflow")),
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--backend-store-uri",
+                f"sqlite:///{folder / 'mlflow.db'}",
+                "--serve-artifacts",
+                "--artifacts-destination",
+                artifacts.as_uri(),
+                "--workers",
+                "1",
+            ],
+            stdout=log_handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def answers() -> bool:

@@ -14,7 +14,9 @@ def test_failed_write_keeps_the_earlier_output(tmp_path):
             (staging / "data.txt").write_text("half-written")
             raise RuntimeError("step crashed")
     assert (target / "data.txt").read_text() == "first"
-    assert sorted(p.name for p in target.parent.iterdir() if not p.name.endswith(".lock")) == ["video_a"]  # no staging leftovers
+    assert sorted(p.name for p in target.parent.iterdir() if not p.name.endswith(".lock")) == [
+        "video_a"
+    ]  # no staging leftovers
 
     with atomic_directory(target) as staging:
         (staging / "data.txt").write_text("second")

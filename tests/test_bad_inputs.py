@@ -72,7 +72,10 @@ def test_a_stage_whose_input_is_not_stored_says_what_to_materialize_first(pipeli
     assert _cli("add-video", str(clip)).exit_code == 0
     result = _cli("materialize", "--video", "portrait", "--select", "frames")
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert "frames of video 'portrait' reads source_video, which is not stored: run `cosavatar materialize --video portrait --select source_video` first" in result.output
+    assert (
+        "frames of video 'portrait' reads source_video, which is not stored: run `cosavatar materialize --video "
+        "portrait --select source_video` first" in result.output
+    )
     assert pipeline.instance.get_runs() == []  # refused before any run started
     assert _cli("materialize", "--video", "portrait", "--select", "source_video,frames").exit_code == 0
     # a stored input damaged since: the step that reads it names the file instead of reading it

@@ -39,8 +39,17 @@ def test_the_loop_makes_inconsistent_edits_steadier(tiny_sample, tmp_path):
     model = train_avatar(dataset, config, tmp_path / "avatar").model
     round_config = edit_round_config("tiny", finetune_steps=60)
     loop = run_edit_loop(
-        model, dataset, clip.labels, clip.landmarks, clip.plate, PerturbedEditor(), MediapipeParser(),
-        EditRequest("give her pink hair", "hair"), 2, round_config, tmp_path / "rounds",
+        model,
+        dataset,
+        clip.labels,
+        clip.landmarks,
+        clip.plate,
+        PerturbedEditor(),
+        MediapipeParser(),
+        EditRequest("give her pink hair", "hair"),
+        2,
+        round_config,
+        tmp_path / "rounds",
     )
     train = dataset.train
     final = render_dataset_frames(loop.model, dataset, train, own_appearance=True)["rgb"]
@@ -52,15 +61,27 @@ def test_the_loop_makes_inconsistent_edits_steadier(tiny_sample, tmp_path):
     # and the edit is there: the final render's hair moved towards pink like the targets
     targets = loop.rounds[-1].targets
     hair = region[train]
-    assert np.abs(final[hair].astype(int) - clip.frames[train][hair]).mean() > 0.5 * np.abs(targets[hair].astype(int) - clip.frames[train][hair]).mean()
+    assert (
+        np.abs(final[hair].astype(int) - clip.frames[train][hair]).mean()
+        > 0.5 * np.abs(targets[hair].astype(int) - clip.frames[train][hair]).mean()
+    )
 
 
 def test_gpu_check_runs_on_a_cpu_at_tiny_sizes(sample_clips, tmp_path):
     from benchmarks import gpu_check
 
     report = gpu_check.main(
-        ["--device", "cpu", "--tiny", "--video", str(sample_clips["astronaut_talking"]), "--out", str(tmp_path / "work"),
-         "--results", str(tmp_path / "results")]
+        [
+            "--device",
+            "cpu",
+            "--tiny",
+            "--video",
+            str(sample_clips["astronaut_talking"]),
+            "--out",
+            str(tmp_path / "work"),
+            "--results",
+            str(tmp_path / "results"),
+        ]
     )
     assert report["avatar"]["steps"] == gpu_check.TINY.avatar_steps
     assert report["ip2p_edit"]["edit_resolution"] == 64 and report["ip2p_edit"]["frames"] == 2

@@ -33,7 +33,11 @@ def test_dagster_cli_validates_the_workspace(tmp_path):
     dagster = Path(sys.executable).parent / "dagster"
     result = subprocess.run(
         [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful" in result.stdout + result.stderr
@@ -55,7 +59,15 @@ def test_the_domain_library_never_imports_dagster_or_the_layers_above_it():
     """Layers call downwards only (CLI -> orchestration -> assets -> resources -> domain): outside
     `orchestration/` and `cli.py`, no module of the package imports Dagster, assets, resources or orchestration."""
     package = PROJECT_ROOT / "cosavatar_pipeline"
-    above = ("dagster", "dagster_celery", "dagster_k8s", "dagster_postgres", "assets", "resources", "cosavatar_pipeline.orchestration")
+    above = (
+        "dagster",
+        "dagster_celery",
+        "dagster_k8s",
+        "dagster_postgres",
+        "assets",
+        "resources",
+        "cosavatar_pipeline.orchestration",
+    )
     offenders = {}
     for path in package.rglob("*.py"):
         relative = path.relative_to(package)

@@ -16,8 +16,6 @@ def no_ip2p_weights(monkeypatch, tmp_path):
     monkeypatch.setenv("COSAVATAR_IP2P_MODEL", str(tmp_path / "no_weights_here"))
 
 
-
-
 def test_two_rounds_of_pink_hair_on_real_data(trained_avatars, no_ip2p_weights):
     pipeline = trained_avatars
     spec = pipeline.add_edit("give her pink hair", name="pink_hair_rounds")
@@ -27,7 +25,9 @@ def test_two_rounds_of_pink_hair_on_real_data(trained_avatars, no_ip2p_weights):
         "pink_hair_rounds", "woman", select=ROUND_ASSETS, asset_config={name: TINY for name in ROUND_ASSETS}
     )
     assert outcome.success, outcome.failures
-    assert materialization_counts(pipeline.instance, pipeline.video_asset_names()) == before  # the video's stages are read, never recomputed
+    assert (
+        materialization_counts(pipeline.instance, pipeline.video_asset_names()) == before
+    )  # the video's stages are read, never recomputed
 
     key = "pink_hair_rounds|woman"
     first = manifest_of(pipeline, "edited_dataset_round_1", key)
@@ -57,7 +57,9 @@ def test_two_rounds_of_pink_hair_on_real_data(trained_avatars, no_ip2p_weights):
     second_dataset = manifest_of(pipeline, "edited_dataset_round_2", key).info
     # round 2 starts from the round-1 avatar, which already shows pink hair
     renders = np.load(pipeline.asset_folder("edited_dataset_round_2", key) / "renders.npy")
-    frame_hue = np.stack([cv2.cvtColor(r, cv2.COLOR_RGB2HSV) for r in renders])[..., 0][np.load(pipeline.asset_folder("edited_dataset_round_2", key) / "regions.npy").astype(bool)]
+    frame_hue = np.stack([cv2.cvtColor(r, cv2.COLOR_RGB2HSV) for r in renders])[..., 0][
+        np.load(pipeline.asset_folder("edited_dataset_round_2", key) / "regions.npy").astype(bool)
+    ]
     assert np.median(frame_hue) > 140
     assert second_dataset["target_change_outside"] < 2.0
 
@@ -90,7 +92,10 @@ def test_edit_checks_fail_before_any_work(trained_avatars, no_ip2p_weights):
     from cosavatar_pipeline.orchestration.definitions import defs
 
     outcome = pipeline._execute(
-        defs.resolve_job_def("apply_edit"), dg.MultiPartitionKey({"edit": "cyborg", "video": "woman"}), ROUND_ASSETS[:1], None
+        defs.resolve_job_def("apply_edit"),
+        dg.MultiPartitionKey({"edit": "cyborg", "video": "woman"}),
+        ROUND_ASSETS[:1],
+        None,
     )
     assert not outcome.success
     assert len(outcome.failures) == 1 and outcome.failures[0].startswith("edited_dataset_round_1: edit 'cyborg'")
@@ -112,7 +117,10 @@ def test_a_region_the_video_lacks_is_refused(trained_avatars):
 def test_backfilling_an_edit_over_every_video_runs_only_edit_stages(backfilled_edit):
     """`cosavatar materialize --edit` over all registered videos, as a user runs it (see the fixture)."""
     pipeline, result, before = backfilled_edit
-    assert "applying edit 'backfilled' to video 'man'" in result.stdout and "applying edit 'backfilled' to video 'woman'" in result.stdout
+    assert (
+        "applying edit 'backfilled' to video 'man'" in result.stdout
+        and "applying edit 'backfilled' to video 'woman'" in result.stdout
+    )
     assert "[procedural] psnr_vs_targets" in result.stdout
     for video in ("man", "woman"):
         assert f"backfilled|{video}" in pipeline.materialized("edited_avatar_round_1")
@@ -131,10 +139,15 @@ def test_an_edit_partition_added_in_the_web_ui_is_refused_with_how_to_register_i
     pipeline = trained_avatars
     pipeline.instance.add_dynamic_partitions("edit", ["typed_in_the_ui"])
     outcome = pipeline._execute(
-        defs.resolve_job_def("apply_edit"), dg.MultiPartitionKey({"edit": "typed_in_the_ui", "video": "woman"}), ROUND_ASSETS[:1], None
+        defs.resolve_job_def("apply_edit"),
+        dg.MultiPartitionKey({"edit": "typed_in_the_ui", "video": "woman"}),
+        ROUND_ASSETS[:1],
+        None,
     )
     assert not outcome.success and len(outcome.failures) == 1
-    assert outcome.failures[0].startswith("edited_dataset_round_1: edit partition 'typed_in_the_ui' has no registered edit spec")
+    assert outcome.failures[0].startswith(
+        "edited_dataset_round_1: edit partition 'typed_in_the_ui' has no registered edit spec"
+    )
     assert 'cosavatar add-edit "<prompt>" --name typed_in_the_ui' in outcome.failures[0]
     assert not pipeline.asset_folder("edited_dataset_round_1", "typed_in_the_ui|woman").exists()
     pipeline.instance.delete_dynamic_partition("edit", "typed_in_the_ui")

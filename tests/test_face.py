@@ -55,7 +55,10 @@ def test_fit_quality(fitted, video):
     # the asset checks ran and passed
     import dagster as dg
 
-    for asset, check in (("face_landmarks", "face_landmarks_tracked"), ("face_coefficients", "face_coefficients_reproject")):
+    for asset, check in (
+        ("face_landmarks", "face_landmarks_tracked"),
+        ("face_coefficients", "face_coefficients_reproject"),
+    ):
         key = dg.AssetCheckKey(dg.AssetKey(asset), check)
         record = fitted.instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
         assert record.status.value == "SUCCEEDED"
@@ -98,7 +101,9 @@ def test_retarget_driver_mouth_onto_target(fitted):
     widest = int(np.argmax(driver_ratio))
     assert driver_ratio[widest] > 0.2  # a wide-open mouth
     # the warp reads the displacements: the driver's lip gap change, scaled to her face's height
-    driver_opening = _lip_gap_y(driver.identity[None] + driver.displacements[widest]) - _lip_gap_y(driver.identity[None])
+    driver_opening = _lip_gap_y(driver.identity[None] + driver.displacements[widest]) - _lip_gap_y(
+        driver.identity[None]
+    )
     target_opening = _lip_gap_y(target.identity[None] + moved.displacements[widest]) - _lip_gap_y(target.identity[None])
     assert target_opening[0] == pytest.approx(driver_opening[0] * moved.scale[1], rel=0.02)
     # the residual's codes, on her expression basis, describe the same opening
@@ -107,7 +112,9 @@ def test_retarget_driver_mouth_onto_target(fitted):
     # the driver's head turns come across as turns of the target's head
     from cosavatar_pipeline.face.geometry import mean_rotation, rotation_angle_deg
 
-    driver_turn = rotation_angle_deg(mean_rotation(driver.head_rotation_world_from_canonical)[None], driver.head_rotation_world_from_canonical)
+    driver_turn = rotation_angle_deg(
+        mean_rotation(driver.head_rotation_world_from_canonical)[None], driver.head_rotation_world_from_canonical
+    )
     target_turn = rotation_angle_deg(mean_rotation(target.head_rotation_world_from_canonical)[None], rotations)
     np.testing.assert_allclose(target_turn, driver_turn, atol=0.01)  # degrees; float32 poses (0.001 deg seen)
 

@@ -2,9 +2,9 @@
 
 import json
 
+import dagster as dg
 import numpy as np
 import pandas as pd
-import dagster as dg
 from mlflow import MlflowClient
 
 from cosavatar_pipeline.video.frames import load_frames
@@ -51,7 +51,9 @@ def test_talking_woman_frames(pipeline, mlflow_uri):
     assert run.data.params["resolution"] == "128" and run.data.metrics["frame_count"] == expected
     assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["contact_sheet.png"]
     source_run = client.get_run(
-        instance.get_latest_materialization_event(dg.AssetKey("source_video")).asset_materialization.metadata["mlflow_run_id"].value
+        instance.get_latest_materialization_event(dg.AssetKey("source_video"))
+        .asset_materialization.metadata["mlflow_run_id"]
+        .value
     )
     assert source_run.data.params["sha256"] == "414be3ad61f09432adfbc4933e0163539e94f74fc445c2b9114f8c64e38a480e"
 
@@ -59,6 +61,7 @@ def test_talking_woman_frames(pipeline, mlflow_uri):
     assert pipeline.materialize_video("talking_woman", select=["frames"]).success
     assert sorted(p.name for p in folder.parent.iterdir() if not p.name.endswith(".lock")) == ["talking_woman"]
     runs = client.search_runs(
-        [run.info.experiment_id], filter_string="tags.`cosavatar.partition` = 'talking_woman' and tags.`cosavatar.asset` = 'frames'"
+        [run.info.experiment_id],
+        filter_string="tags.`cosavatar.partition` = 'talking_woman' and tags.`cosavatar.asset` = 'frames'",
     )
     assert len(runs) == 2

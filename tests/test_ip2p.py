@@ -46,7 +46,9 @@ def test_a_frames_edit_does_not_depend_on_its_batch(tiny_pipeline_dir):
     results = {}
     for batch_size in (1, 3):
         settings = IP2PSettings(model=str(tiny_pipeline_dir), steps=3, edit_resolution=64, batch_size=batch_size)
-        results[batch_size] = InstructPix2PixEditor(settings, device="cpu").edit(renders, originals, "make it blue", masks, seeds)
+        results[batch_size] = InstructPix2PixEditor(settings, device="cpu").edit(
+            renders, originals, "make it blue", masks, seeds
+        )
     difference = np.abs(results[1].astype(int) - results[3].astype(int))
     assert difference.max() <= 1, difference.max()
     assert not np.array_equal(results[1][0], results[1][1])
@@ -66,7 +68,9 @@ def test_settings_presets_and_their_checks():
 
 
 def test_missing_weights_say_where_we_looked(tmp_path):
-    with pytest.raises(EditorUnavailable, match=r"InstructPix2Pix weights not found: looked for '.*nowhere'.*nothing is downloaded"):
+    with pytest.raises(
+        EditorUnavailable, match=r"InstructPix2Pix weights not found: looked for '.*nowhere'.*nothing is downloaded"
+    ):
         InstructPix2PixEditor(IP2PSettings(model=str(tmp_path / "nowhere")))
 
 

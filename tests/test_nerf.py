@@ -38,12 +38,16 @@ def test_rays_and_boxes():
     directions = pixel_directions(torch.tensor([[63.5, 63.5], [0.0, 63.5]]), focal=100.0, principal_point=(64.0, 64.0))
     torch.testing.assert_close(directions[0], torch.tensor([0.0, 0.0, 1.0]))
     assert directions[1, 0] < 0  # left column looks left
-    near, far, hit = intersect_box(torch.zeros(2, 3), directions, torch.tensor([-10.0, -10, 90]), torch.tensor([10.0, 10, 110]))
+    near, far, hit = intersect_box(
+        torch.zeros(2, 3), directions, torch.tensor([-10.0, -10, 90]), torch.tensor([10.0, 10, 110])
+    )
     assert hit.tolist() == [True, False]
     assert near[0].item() == pytest.approx(90.0) and far[0].item() == pytest.approx(110.0)
     # a head turned 90 degrees about y, 100 mm in front: the camera's axis ray enters the head from its +x side
     rotation = torch.tensor([[[0.0, 0, 1], [0, 1, 0], [-1, 0, 0]]])
-    origin, direction = to_head_space(torch.zeros(1, 3), torch.tensor([[0.0, 0, 1]]), rotation, torch.tensor([[0.0, 0, 100]]))
+    origin, direction = to_head_space(
+        torch.zeros(1, 3), torch.tensor([[0.0, 0, 1]]), rotation, torch.tensor([[0.0, 0, 100]])
+    )
     torch.testing.assert_close(origin, torch.tensor([[100.0, 0, 0]]))
     torch.testing.assert_close(direction, torch.tensor([[-1.0, 0, 0]]))
 
@@ -51,7 +55,9 @@ def test_rays_and_boxes():
 @pytest.mark.parametrize("kind", ["triplane", "hashgrid"])
 def test_encodings_interpolate_and_learn(kind):
     torch.manual_seed(0)
-    encoding = build_encoding(EncodingConfig(kind=kind, channels=4, resolution=16, levels=4, log2_table_size=10, max_resolution=32))
+    encoding = build_encoding(
+        EncodingConfig(kind=kind, channels=4, resolution=16, levels=4, log2_table_size=10, max_resolution=32)
+    )
     points = torch.rand(256, 3) * 2 - 1
     target = torch.sin(3 * points).sum(-1, keepdim=True)
     head = torch.nn.Linear(encoding.output_dims, 1)
@@ -124,7 +130,10 @@ def test_avatar_trains_on_real_data(trained_avatars):
     history = MlflowClient(os.environ["MLFLOW_TRACKING_URI"]).get_metric_history(run_id, "loss")
     assert len(history) == 12 and history[-1].value < history[0].value  # logged every 25 steps, and falling
     key = dg.AssetCheckKey(dg.AssetKey("avatar"), "avatar_beats_background_plate")
-    assert trained_avatars.instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key].status.value == "SUCCEEDED"
+    assert (
+        trained_avatars.instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key].status.value
+        == "SUCCEEDED"
+    )
 
 
 RUN_AVATAR = """
@@ -137,8 +146,13 @@ def test_interrupted_avatar_resumes_from_its_checkpoint(real_clips):
     scratch = real_clips.home.root / "checkpoints" / "avatar" / "man"
     stored = real_clips.asset_folder("avatar", "man") / "manifest.json"
     stored_before = stored.read_text() if stored.exists() else None  # another test may have trained one
-    process = subprocess.Popen([sys.executable, "-c", RUN_AVATAR], env=os.environ.copy(), start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUN_AVATAR],
+        env=os.environ.copy(),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 240
     try:
         while time.time() < deadline:
@@ -159,14 +173,20 @@ def test_interrupted_avatar_resumes_from_its_checkpoint(real_clips):
 
     killed_run = real_clips.instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
     assert len(killed_run) == 1  # the killed run still looks alive and holds the `gpu` pool slot
-    outcome = real_clips.materialize_video("man", select=["avatar"], asset_config={"avatar": {"steps": 200, "checkpoint_every": 40}})
+    outcome = real_clips.materialize_video(
+        "man", select=["avatar"], asset_config={"avatar": {"steps": 200, "checkpoint_every": 40}}
+    )
     assert outcome.success, outcome.failures
     assert real_clips.instance.get_run_by_id(killed_run[0].run_id).status == dg.DagsterRunStatus.FAILURE
     info = manifest_of(real_clips, "avatar", "man").info
     assert info["resumed_from_step"] == interrupted_at >= 80
     assert info["steps"] == 200
     assert not scratch.exists()  # the scratch checkpoint is dropped once the avatar is stored
-    assert not [p.name for p in real_clips.asset_folder("avatar", "man").parent.iterdir() if p.name.startswith(".") and not p.name.endswith(".lock")]
+    assert not [
+        p.name
+        for p in real_clips.asset_folder("avatar", "man").parent.iterdir()
+        if p.name.startswith(".") and not p.name.endswith(".lock")
+    ]
 
 
 def test_landmark_warp_maps_the_moved_lower_lip_back_to_the_neutral_lip(real_clips):
@@ -233,7 +253,9 @@ def test_open_mouth_points_go_behind_the_lips_instead_of_stretching_them():
     assert abs(open_frame[3, 1] - 2.0) < 1.0  # 1.8 mm below the moved lower lip: as far below the neutral one
     np.testing.assert_allclose(closed_frame[:2], [near_upper, near_lower], atol=1e-3)
     # "unseen" (rendered in the mouth-interior colour) only where no training frame opened the mouth that far
-    only_closed_seen = deformation.WarpFields.build(neutral, offsets, ring, cavity_depth_mm=15.0, seen_offsets=offsets[1:])
+    only_closed_seen = deformation.WarpFields.build(
+        neutral, offsets, ring, cavity_depth_mm=15.0, seen_offsets=offsets[1:]
+    )
     assert deformation.warp_to_neutral(points, fields, torch.tensor([0]))[1][0, 0] < 1e-3
     assert deformation.warp_to_neutral(points, only_closed_seen, torch.tensor([0]))[1][0, 0] > 0.99
 
@@ -253,7 +275,9 @@ def test_the_head_pose_shapes_the_hair_but_never_the_face(real_clips):
     face = FaceSetup(identity, warp_landmarks(identity), np.zeros(4), np.ones(4), np.full(3, 0.2))
     model = AvatarModel(nerf_config("tiny"), 10, 4, box, box + [[0, 0, 400], [0, 0, 400]], face)
     above_forehead = identity[10] + [0.0, -40.0, -5.0]
-    points = normalise_to_box(torch.tensor(np.vstack([identity, above_forehead]), dtype=torch.float32), torch.tensor(box))
+    points = normalise_to_box(
+        torch.tensor(np.vstack([identity, above_forehead]), dtype=torch.float32), torch.tensor(box)
+    )
     turned = torch.zeros(len(points), 6)
     turned[:, 1] = 0.4  # 23 degrees of yaw
     pose_read = model._warped_condition(points, torch.zeros(len(points), 4), turned)[:, -6:]
@@ -262,7 +286,9 @@ def test_the_head_pose_shapes_the_hair_but_never_the_face(real_clips):
     assert pose_read[:-1, 1].abs().mean() < 0.07 * 0.4 and pose_read[:-1, 1].abs().max() < 0.15 * 0.4
     assert pose_read[-1, 1] > 0.99 * 0.4  # the hair above the forehead reads the pose whole
     # without the setting (avatars stored before it) the condition is the gated codes alone
-    plain = AvatarModel(nerf_config("tiny", head_pose_condition=False), 10, 4, box, box + [[0, 0, 400], [0, 0, 400]], face)
+    plain = AvatarModel(
+        nerf_config("tiny", head_pose_condition=False), 10, 4, box, box + [[0, 0, 400], [0, 0, 400]], face
+    )
     assert plain._warped_condition(points, torch.zeros(len(points), 4), turned).shape == (len(points), 4)
     assert model.config.head_pose_condition
 

@@ -77,7 +77,11 @@ def test_woman_hair_falls_beside_the_neck_below_the_chin(real_clips):
         low_hair = ((label_map == L.HAIR) & beside_neck).sum()
         frames_with_low_hair += low_hair > 0.02 * size * size
         # and the middle under the chin is neck or clothes, not hair
-        under_chin = (ys > face.chin_y + 2) & (ys < face.chin_y + 0.3 * face.height) & (np.abs(xs - face.centre[0]) < 0.1 * face.width)
+        under_chin = (
+            (ys > face.chin_y + 2)
+            & (ys < face.chin_y + 0.3 * face.height)
+            & (np.abs(xs - face.centre[0]) < 0.1 * face.width)
+        )
         assert np.isin(label_map[under_chin], (L.NECK, L.CLOTH)).mean() > 0.9
     assert frames_with_low_hair / len(labels) > 0.9
 

@@ -58,7 +58,10 @@ def test_an_edit_names_its_instructpix2pix_settings(tmp_path):
 
     registry = Registry(tmp_path)
     assert registry.register_edit("give her pink hair").ip2p_settings == "in2n"
-    assert registry.get_edit(registry.register_edit("make it blue", ip2p_settings="portraitgen").name).ip2p_settings == "portraitgen"
+    assert (
+        registry.get_edit(registry.register_edit("make it blue", ip2p_settings="portraitgen").name).ip2p_settings
+        == "portraitgen"
+    )
     with pytest.raises(InputError, match="unknown InstructPix2Pix settings; choose one of"):
         registry.register_edit("make it red", ip2p_settings="turbo")
     # a spec written before the setting existed reads as the default
@@ -97,7 +100,10 @@ def test_partition_keys_become_paths_only_as_slugs(tmp_path, key):
     with pytest.raises(InputError, match="not a valid name"):
         Registry(tmp_path).get_edit(key.split("|")[-1])
     assert not list(tmp_path.rglob("*"))
-    assert partition_folder(tmp_path / "store", "final_render", "pink_hair|woman") == tmp_path / "store" / "final_render" / "pink_hair" / "woman"
+    assert (
+        partition_folder(tmp_path / "store", "final_render", "pink_hair|woman")
+        == tmp_path / "store" / "final_render" / "pink_hair" / "woman"
+    )
 
 
 def test_prompts_with_hidden_characters_and_names_without_letters_are_refused(tmp_path):
@@ -105,7 +111,9 @@ def test_prompts_with_hidden_characters_and_names_without_letters_are_refused(tm
     for prompt in ("give her pink hair\u202e", "pink\nhair", "blue\u200bhair"):
         with pytest.raises(InputError, match=r"prompt: contains control or invisible formatting characters \(U\+"):
             registry.register_edit(prompt)
-    with pytest.raises(InputError, match="prompt: has no letters a-z or digits to make a name from; give one with --name"):
+    with pytest.raises(
+        InputError, match="prompt: has no letters a-z or digits to make a name from; give one with --name"
+    ):
         registry.register_edit("给她粉色的头发")
     assert registry.register_edit("给她粉色的头发", name="pink_hair_zh").prompt == "给她粉色的头发"
     assert registry.register_edit("Café crème hair").name == "cafe_creme_hair"  # accents are transliterated
@@ -114,11 +122,23 @@ def test_prompts_with_hidden_characters_and_names_without_letters_are_refused(tm
 @pytest.mark.parametrize(
     "content, problem",
     [
-        ('{"name": "bad", "prompt": 5, "region": "hair", "region_inferred": true}', "prompt: Input should be a valid string"),
-        ('{"name": "bad", "prompt": "pink hair", "region": "hair", "region_inferred": true, "seed": "x"}', "seed: Input should be a valid integer"),
-        ('{"name": "bad", "prompt": "pink hair", "region": "aura", "region_inferred": true}', "region: Input should be"),
+        (
+            '{"name": "bad", "prompt": 5, "region": "hair", "region_inferred": true}',
+            "prompt: Input should be a valid string",
+        ),
+        (
+            '{"name": "bad", "prompt": "pink hair", "region": "hair", "region_inferred": true, "seed": "x"}',
+            "seed: Input should be a valid integer",
+        ),
+        (
+            '{"name": "bad", "prompt": "pink hair", "region": "aura", "region_inferred": true}',
+            "region: Input should be",
+        ),
         ('{"name": "bad", "prompt": "pink ha', "Invalid JSON"),
-        ('{"name": "bad", "prompt": "pink hair", "region": "hair", "region_inferred": true, "colour": "red"}', "colour: Unexpected keyword argument"),
+        (
+            '{"name": "bad", "prompt": "pink hair", "region": "hair", "region_inferred": true, "colour": "red"}',
+            "colour: Unexpected keyword argument",
+        ),
     ],
 )
 def test_a_hand_edited_registry_file_is_named_with_its_problem(tmp_path, content, problem):
@@ -130,5 +150,7 @@ def test_a_hand_edited_registry_file_is_named_with_its_problem(tmp_path, content
     assert problem in str(error.value)
     registry.videos_dir.mkdir(parents=True)
     (registry.videos_dir / "clip.json").write_text('{"name": "clip", "path": "/x.mp4", "sha256": 7}')
-    with pytest.raises(InputError, match=r"clip\.json: is not a valid video registration: sha256: Input should be a valid string"):
+    with pytest.raises(
+        InputError, match=r"clip\.json: is not a valid video registration: sha256: Input should be a valid string"
+    ):
         registry.get_video("clip")

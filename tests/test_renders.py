@@ -38,14 +38,22 @@ def test_reconstruction_render_mp4s(trained_avatars):
     assert outcome.success, outcome.failures
     manifest = manifest_of(pipeline, "reconstruction_render", "man")
     frame_count = np.load(manifest_of(pipeline, "frames", "man").path("frames.npy"), mmap_mode="r").shape[0]
-    assert probe(manifest.path("reconstruction.mp4")) == (frame_count, 25.0, (128, 128, 3), True)  # the clip's AAC audio
+    assert probe(manifest.path("reconstruction.mp4")) == (
+        frame_count,
+        25.0,
+        (128, 128, 3),
+        True,
+    )  # the clip's AAC audio
     assert probe(manifest.path("side_by_side.mp4"))[:3] == (frame_count, 25.0, (128, 256, 3))
     assert manifest.info["psnr_vs_source"] > 20 and manifest.info["psnr_vs_source_holdout"] > 18
 
 
 def test_final_and_reenacted_renders_of_a_backfilled_edit(backfilled_edit):
     pipeline, _, _ = backfilled_edit
-    frame_counts = {v: np.load(manifest_of(pipeline, "frames", v).path("frames.npy"), mmap_mode="r").shape[0] for v in ("woman", "man")}
+    frame_counts = {
+        v: np.load(manifest_of(pipeline, "frames", v).path("frames.npy"), mmap_mode="r").shape[0]
+        for v in ("woman", "man")
+    }
     final = manifest_of(pipeline, "final_render", "backfilled|woman")
     assert probe(final.path("final.mp4")) == (frame_counts["woman"], 25.0, (128, 128, 3), True)
     assert probe(final.path("side_by_side.mp4"))[:3] == (frame_counts["woman"], 25.0, (128, 256, 3))
@@ -62,7 +70,13 @@ def test_final_and_reenacted_renders_of_a_backfilled_edit(backfilled_edit):
     assert probe(reenacted.path("reenacted.mp4")) == (frame_counts["man"], 25.0, (128, 128, 3), True)
     assert reenacted.info["reenacted_tracked_ratio"] > 0.9
     # measured on the rendered frames (how well it follows at this tiny training budget is in the README)
-    for name in ("mouth_r_moving", "mouth_gain_moving", "eyes_r", "noise_floor_mouth_r_moving", "clamped_code_fraction"):
+    for name in (
+        "mouth_r_moving",
+        "mouth_gain_moving",
+        "eyes_r",
+        "noise_floor_mouth_r_moving",
+        "clamped_code_fraction",
+    ):
         assert name in reenacted.info
     assert reenacted.info["tracked_fraction"] > 0.9
     assert 0 < reenacted.info["identity_drift_pct"] < 10
@@ -103,20 +117,30 @@ def test_avatar_reenactment_drives_the_unedited_avatar(trained_avatars):
     assert outcome.success, outcome.failures
     manifest = manifest_of(pipeline, "avatar_reenactment", "woman")
     driver_frames = np.load(manifest_of(pipeline, "frames", "man").path("frames.npy"))
-    assert probe(manifest.path("reenactment.mp4")) == (len(driver_frames), 25.0, (128, 128, 3), True)  # the driver's audio
+    assert probe(manifest.path("reenactment.mp4")) == (
+        len(driver_frames),
+        25.0,
+        (128, 128, 3),
+        True,
+    )  # the driver's audio
     assert probe(manifest.path("side_by_side.mp4"))[:3] == (len(driver_frames), 25.0, (128, 256, 3))
     info = manifest.info
     assert info["driver"] == "man" and info["tracked_fraction"] > 0.9 and 0 < info["identity_drift_pct"] < 10
     key = dg.AssetCheckKey(dg.AssetKey("avatar_reenactment"), "avatar_reenactment_follows_driver")
     assert pipeline.instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key] is not None
     # expression control lost: the neutral code and no warp in every frame
-    inputs = {name: manifest_of(pipeline, name, "woman") for name in ("frames", "face_coefficients", "face_parsing", "background_plate")}
+    inputs = {
+        name: manifest_of(pipeline, name, "woman")
+        for name in ("frames", "face_coefficients", "face_parsing", "background_plate")
+    }
     avatar = manifest_of(pipeline, "avatar", "woman")
     dataset = load_avatar_dataset(**inputs, config=saved_config(avatar.directory))
     model = load_trained(avatar.directory, dataset)
     count, neutral = 60, dataset.face_model.neutral_frame
     still = render_frames(
-        model, dataset, np.repeat(dataset.expressions[neutral : neutral + 1], count, axis=0),
+        model,
+        dataset,
+        np.repeat(dataset.expressions[neutral : neutral + 1], count, axis=0),
         np.repeat(dataset.rotations[neutral : neutral + 1], count, axis=0),
         np.repeat(dataset.translations[neutral : neutral + 1], count, axis=0),
         np.zeros((count, *dataset.warp_offsets.shape[1:]), np.float32),

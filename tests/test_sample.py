@@ -15,7 +15,9 @@ def _mouth_and_eye_openings(path):
             points = mesh.detect(frame)
             assert points is not None
             scale = np.linalg.norm(points[lm.MOUTH_CORNERS[0], :2] - points[lm.MOUTH_CORNERS[1], :2])
-            mouth.append(np.linalg.norm(points[lm.UPPER_INNER_LIP_CENTRE, :2] - points[lm.LOWER_INNER_LIP_CENTRE, :2]) / scale)
+            mouth.append(
+                np.linalg.norm(points[lm.UPPER_INNER_LIP_CENTRE, :2] - points[lm.LOWER_INNER_LIP_CENTRE, :2]) / scale
+            )
             eye.append(np.linalg.norm(points[159, :2] - points[145, :2]) / scale)
             nose.append(points[1, :2])
     return np.array(mouth), np.array(eye), np.array(nose)

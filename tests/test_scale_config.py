@@ -13,10 +13,10 @@ import dagster as dg
 import pytest
 import yaml
 
-from cosavatar_pipeline.capacity import StageCost, estimate, stage_costs
 from assets.placement import GPU_QUEUE
-from cosavatar_pipeline.orchestration.executors import celery_settings, executor_name
+from cosavatar_pipeline.capacity import StageCost, estimate, stage_costs
 from cosavatar_pipeline.home import HomeLayout, cosavatar_home
+from cosavatar_pipeline.orchestration.executors import celery_settings, executor_name
 from cosavatar_pipeline.orchestration.instance_config import MARKER, instance_settings, write_instance_config
 
 PG_URL = "postgresql+psycopg2://dagster:secret@db.internal:5432/dagster"
@@ -51,7 +51,10 @@ def test_instance_config_is_sqlite_by_default_and_postgres_from_the_environment(
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
-        ({"DAGSTER_POSTGRES_URL": "postgresql://dagster@db/dagster"}, re.escape("must start with postgresql+psycopg2://")),
+        (
+            {"DAGSTER_POSTGRES_URL": "postgresql://dagster@db/dagster"},
+            re.escape("must start with postgresql+psycopg2://"),
+        ),
         ({"COSAVATAR_GPU_SLOTS": "0"}, "COSAVATAR_GPU_SLOTS='0'"),
         ({"COSAVATAR_MAX_CONCURRENT_RUNS": "many"}, "expected a whole number"),
     ],
@@ -97,7 +100,10 @@ def test_k8s_values_file_names_the_k8s_executor_and_psycopg2():
     values = yaml.safe_load((Path(__file__).resolve().parents[1] / "deploy" / "k8s" / "values.yaml").read_text())
     deployment = values["dagster-user-deployments"]["deployments"][0]
     env = {item["name"]: item["value"] for item in deployment["env"]}
-    assert env["COSAVATAR_EXECUTOR"] == "k8s" and deployment["dagsterApiGrpcArgs"] == ["-m", "cosavatar_pipeline.orchestration.definitions"]
+    assert env["COSAVATAR_EXECUTOR"] == "k8s" and deployment["dagsterApiGrpcArgs"] == [
+        "-m",
+        "cosavatar_pipeline.orchestration.definitions",
+    ]
     assert values["runLauncher"]["type"] == "K8sRunLauncher"
     assert values["postgresql"]["postgresqlScheme"] == "postgresql+psycopg2"
 
@@ -106,7 +112,9 @@ def test_store_root_takes_a_path_or_file_uri_and_refuses_object_stores(monkeypat
     monkeypatch.setenv("COSAVATAR_HOME", (tmp_path / "shared store").as_uri())
     assert cosavatar_home() == tmp_path / "shared store"
     monkeypatch.setenv("COSAVATAR_HOME", "s3://bucket/cosavatar")
-    with pytest.raises(ValueError, match="COSAVATAR_HOME='s3://bucket/cosavatar': the store must be a shared filesystem"):
+    with pytest.raises(
+        ValueError, match="COSAVATAR_HOME='s3://bucket/cosavatar': the store must be a shared filesystem"
+    ):
         cosavatar_home()
 
 
@@ -145,15 +153,42 @@ def test_capacity_bounds_add_up_work_per_worker_and_the_longest_chain():
 
 def test_capacity_cli_reports_from_a_table_and_names_a_missing_one(tmp_path):
     table = tmp_path / "capacity.json"
-    rows = {name: {"seconds": c.seconds, "peak_rss_mib": c.peak_rss_mib, "queue": c.queue, "per": c.per} for name, c in COSTS.items()}
-    table.write_text(json.dumps({"measured_on": {"date": "2026-11-29", "cpu_cores": 2}, "presets": {"tiny": {"stages": rows}}}))
+    rows = {
+        name: {"seconds": c.seconds, "peak_rss_mib": c.peak_rss_mib, "queue": c.queue, "per": c.per}
+        for name, c in COSTS.items()
+    }
+    table.write_text(
+        json.dumps({"measured_on": {"date": "2026-11-29", "cpu_cores": 2}, "presets": {"tiny": {"stages": rows}}})
+    )
     cli = [sys.executable, "-c", "from cosavatar_pipeline.cli import main; main()", "capacity"]
-    done = subprocess.run(cli + ["--videos", "10", "--edits", "4", "--cpu-workers", "2", "--gpu-workers", "5",
-                                 "--preset", "tiny", "--table", str(table)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        cli
+        + [
+            "--videos",
+            "10",
+            "--edits",
+            "4",
+            "--cpu-workers",
+            "2",
+            "--gpu-workers",
+            "5",
+            "--preset",
+            "tiny",
+            "--table",
+            str(table),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "between 0.13 h" in done.stdout and "and 0.19 h" in done.stdout, done.stdout
-    missing = subprocess.run(cli + ["--videos", "1", "--edits", "1", "--preset", "high", "--table", str(table)],
-                             capture_output=True, text=True, timeout=120)
+    missing = subprocess.run(
+        cli + ["--videos", "1", "--edits", "1", "--preset", "high", "--table", str(table)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert missing.returncode == 1 and "preset 'high' is not in the capacity table (measured: tiny)" in missing.stderr
 
 
@@ -163,13 +198,26 @@ def test_committed_capacity_table_covers_every_stage_of_the_graph():
 
     table = load_table(DEFAULT_TABLE)
     rounds = table["measured_on"]["edit_rounds"]
-    expected = {"source_video", "frames", "face_landmarks", "face_coefficients", "face_parsing", "background_plate",
-                "driving_motion", "avatar", "reconstruction_render", "final_render", "reenacted_render"}
+    expected = {
+        "source_video",
+        "frames",
+        "face_landmarks",
+        "face_coefficients",
+        "face_parsing",
+        "background_plate",
+        "driving_motion",
+        "avatar",
+        "reconstruction_render",
+        "final_render",
+        "reenacted_render",
+    }
     expected |= {f"edited_{kind}_round_{k}" for kind in ("dataset", "avatar") for k in range(1, rounds + 1)}
     for preset in ("tiny", "preview"):
         costs = stage_costs(table, preset)
         assert set(costs) == expected, preset
         assert all(cost.seconds > 0 and cost.peak_rss_mib > 100 for cost in costs.values()), preset
         assert {name for name, cost in costs.items() if cost.queue == "gpu"} == {
-            name for name in expected if name.startswith(("avatar", "edited_", "reconstruction_", "final_", "reenacted_"))
+            name
+            for name in expected
+            if name.startswith(("avatar", "edited_", "reconstruction_", "final_", "reenacted_"))
         }

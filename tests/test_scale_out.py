@@ -3,9 +3,10 @@ worker on the `dagster` queue, one GPU worker on the `gpu` queue), an MLflow tra
 artifacts the workers upload, and a store shared by every process (given as a file:// URI).
 
 A user's day at scale, as they would run it: `dagster dev` (webserver + daemon) over that instance, two videos
-registered from the CLI and backfilled through GraphQL at the tiny preset, then one edit with `cosavatar materialize`. While the first avatar trains, the process
-running it on the GPU worker is killed (SIGKILL, as the kernel's OOM killer would); the run fails, the daemon
-retries it from the failure, and the retried step resumes from the avatar's checkpoint.
+registered from the CLI and backfilled through GraphQL at the tiny preset, then one edit with `cosavatar materialize`.
+While the first avatar trains, the process running it on the GPU worker is killed (SIGKILL, as the kernel's OOM killer
+would); the run fails, the daemon retries it from the failure, and the retried step resumes from the avatar's
+checkpoint.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ import dagster as dg
 import pytest
 
 from assets.jobs import EDIT_STAGE_GROUPS, VIDEO_STAGE_GROUPS
-from cosavatar_pipeline.orchestration.instance_config import write_instance_config
 from cosavatar_pipeline.nerf.checkpoint import META_FILE
+from cosavatar_pipeline.orchestration.instance_config import write_instance_config
 from tests.conftest import latest_materialization, materialization_counts
 from tests.dagster_dev import BACKFILL_STATUS, LAUNCH_BACKFILL, SET_NUX_SEEN, DagsterDev
 from tests.services import missing_services, mlflow_server, postgres_server, redis_server
@@ -52,7 +53,7 @@ class Worker:
         while frontier:
             parent = frontier.pop()
             children = Path(f"/proc/{parent}/task/{parent}/children")
-            for child in (children.read_text().split() if children.exists() else []):
+            for child in children.read_text().split() if children.exists() else []:
                 found.add(int(child))
                 frontier.append(int(child))
         return found
@@ -78,7 +79,10 @@ def _start_worker(env: dict[str, str], name: str, queue: str, folder: Path) -> W
     log = folder / f"worker_{name}.log"
     with open(log, "w") as handle:
         process = subprocess.Popen(
-            CLI + ["worker", "--queue", queue, "--name", name], env=env, stdout=handle, stderr=subprocess.STDOUT,
+            CLI + ["worker", "--queue", queue, "--name", name],
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     worker = Worker(name, queue, process, log)
@@ -96,9 +100,14 @@ def _cli(env: dict[str, str], *args: str) -> None:
 
 
 def _backfill(dev: DagsterDev, title: str, assets: list[str], partitions: list[str]) -> str:
-    launched = dev.graphql(LAUNCH_BACKFILL, params={
-        "title": title, "assetSelection": [{"path": [name]} for name in assets], "partitionNames": partitions,
-    })["launchPartitionBackfill"]
+    launched = dev.graphql(
+        LAUNCH_BACKFILL,
+        params={
+            "title": title,
+            "assetSelection": [{"path": [name]} for name in assets],
+            "partitionNames": partitions,
+        },
+    )["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
     return launched["backfillId"]
 
@@ -217,7 +226,9 @@ def test_two_videos_and_one_edit_materialized(cluster):
 def test_gpu_steps_ran_only_on_the_gpu_worker(cluster):
     """Celery reports in each step's event log which worker ran it; every step that started is accounted for."""
     backfilled = set(cluster.dev.asset_names(VIDEO_STAGE_GROUPS)) | set(cluster.dev.asset_names(EDIT_STAGE_GROUPS))
-    gpu_assets = {name for name, node in cluster.dev.asset_nodes().items() if "gpu" in node["pools"] and name in backfilled}
+    gpu_assets = {
+        name for name, node in cluster.dev.asset_nodes().items() if "gpu" in node["pools"] and name in backfilled
+    }
     ran_on: dict[str, set[str]] = {"cpu": set(), "gpu": set()}
     started = set()
     with cluster.instance() as instance:
@@ -244,7 +255,9 @@ def test_killed_step_is_retried_from_its_checkpoint_and_nothing_is_lost(cluster)
         assert instance.get_run_by_id(killed_run_id).status == dg.DagsterRunStatus.FAILURE
         retries = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/parent_run_id": killed_run_id}))
         assert [run.status for run in retries] == [dg.DagsterRunStatus.SUCCESS]
-        retried_steps = {r.step_key for r in instance.all_logs(retries[0].run_id, of_type=dg.DagsterEventType.STEP_START)}
+        retried_steps = {
+            r.step_key for r in instance.all_logs(retries[0].run_id, of_type=dg.DagsterEventType.STEP_START)
+        }
         assert "avatar" in retried_steps and "face_parsing" not in retried_steps, retried_steps
         # Every video stage was materialized once per video: nothing finished before the kill was redone.
         names = cluster.dev.asset_names(VIDEO_STAGE_GROUPS)
@@ -264,7 +277,9 @@ def test_mlflow_runs_and_artifacts_went_to_the_tracking_server(cluster):
     for video in VIDEOS:
         assert f"avatar[{video}]" in names
     assert f"final_render[{EDIT}|{KILLED_VIDEO}]" in names
-    avatar = next(run for run in runs if run.info.run_name == f"avatar[{KILLED_VIDEO}]" and run.info.status == "FINISHED")
+    avatar = next(
+        run for run in runs if run.info.run_name == f"avatar[{KILLED_VIDEO}]" and run.info.status == "FINISHED"
+    )
     assert [a.path for a in client.list_artifacts(avatar.info.run_id)] == ["holdout_gt_render_depth.png"]
     assert list(cluster.mlflow_artifacts.rglob("holdout_gt_render_depth.png")), "uploads land in the server's store"
     assert not (cluster.home / "mlartifacts").exists(), "workers wrote artifacts beside the store, not to the server"

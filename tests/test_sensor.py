@@ -99,7 +99,9 @@ def test_edit_registry_sensor(pipeline):
 
     def tick(cursor):
         context = dg.build_sensor_context(
-            instance=pipeline.instance, cursor=cursor, resources={"storage": StorageResource(root=str(pipeline.home.root))}
+            instance=pipeline.instance,
+            cursor=cursor,
+            resources={"storage": StorageResource(root=str(pipeline.home.root))},
         )
         return edit_registry_sensor(context)
 

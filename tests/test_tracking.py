@@ -11,4 +11,7 @@ def test_mlflow_links_follow_the_configured_ui(tmp_path, monkeypatch, mlflow_uri
     with tracking.tracker().run("avatar", "talk") as run:
         link = mlflow_metadata(run)["mlflow_run"].value
     assert link == f"https://mlflow.example.org/#/experiments/{run.experiment_id}/runs/{run.run_id}"
-    assert MlflowTracking(tracking_uri=mlflow_uri, home=str(tmp_path), ui_url="http://ui:5000").tracker().ui_url == "http://ui:5000"
+    assert (
+        MlflowTracking(tracking_uri=mlflow_uri, home=str(tmp_path), ui_url="http://ui:5000").tracker().ui_url
+        == "http://ui:5000"
+    )

@@ -23,8 +23,8 @@ from tests.dagster_dev import (
     BACKFILL_STATUS,
     LAUNCH_BACKFILL,
     PROJECT_ROOT,
-    SET_NUX_SEEN,
     SENSOR_STATE,
+    SET_NUX_SEEN,
     DagsterDev,
 )
 
@@ -87,16 +87,23 @@ def day(tmp_path_factory, sample_clips, mlflow_uri):
         # 2. An edit registered from the CLI, backfilled over every video through the webserver's GraphQL API.
         cli = [sys.executable, "-c", "from cosavatar_pipeline.cli import main; main()"]
         added = subprocess.run(
-            cli + ["add-edit", "give her pink hair", "--name", EDIT], env=env, capture_output=True, text=True, timeout=120
+            cli + ["add-edit", "give her pink hair", "--name", EDIT],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert added.returncode == 0, added.stdout + added.stderr
         with day.instance() as instance:
             day.video_counts_before_backfill = materialization_counts(instance, day.dev.asset_names(VIDEO_STAGE_GROUPS))
-        launched = dev.graphql(LAUNCH_BACKFILL, params={
-            "title": f"{EDIT} over all videos",
-            "assetSelection": [{"path": [name]} for name in day.dev.asset_names(EDIT_STAGE_GROUPS)],
-            "partitionNames": [f"{EDIT}|{video}" for video in VIDEOS],
-        })["launchPartitionBackfill"]
+        launched = dev.graphql(
+            LAUNCH_BACKFILL,
+            params={
+                "title": f"{EDIT} over all videos",
+                "assetSelection": [{"path": [name]} for name in day.dev.asset_names(EDIT_STAGE_GROUPS)],
+                "partitionNames": [f"{EDIT}|{video}" for video in VIDEOS],
+            },
+        )["launchPartitionBackfill"]
         assert launched["__typename"] == "LaunchBackfillSuccess", launched
         day.backfill_id = launched["backfillId"]
         started = time.monotonic()
@@ -117,7 +124,9 @@ def day(tmp_path_factory, sample_clips, mlflow_uri):
 @pytest.mark.slow
 def test_inbox_videos_become_partitions_and_reconstruct(day):
     assert len(day.sensor_runs) == len(VIDEOS)
-    assert {dict((t["key"], t["value"]) for t in run["tags"])["dagster/partition"] for run in day.sensor_runs} == set(VIDEOS)
+    assert {dict((t["key"], t["value"]) for t in run["tags"])["dagster/partition"] for run in day.sensor_runs} == set(
+        VIDEOS
+    )
     with day.instance() as instance:
         assert set(instance.get_dynamic_partitions("video")) == set(VIDEOS)
         for name in day.dev.asset_names(VIDEO_STAGE_GROUPS):
@@ -128,7 +137,10 @@ def test_inbox_videos_become_partitions_and_reconstruct(day):
 def test_edit_backfill_covers_every_video_and_recomputes_no_reconstruction(day):
     assert day.backfill_status == "COMPLETED_SUCCESS", f"backfill {day.backfill_status}:\n{day.dev.log_tail()}"
     with day.instance() as instance:
-        assert materialization_counts(instance, day.dev.asset_names(VIDEO_STAGE_GROUPS)) == day.video_counts_before_backfill
+        assert (
+            materialization_counts(instance, day.dev.asset_names(VIDEO_STAGE_GROUPS))
+            == day.video_counts_before_backfill
+        )
         for name in day.dev.asset_names(EDIT_STAGE_GROUPS):
             assert set(instance.get_materialized_partitions(dg.AssetKey(name))) == {f"{EDIT}|{v}" for v in VIDEOS}, name
         backfill_runs = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": day.backfill_id}))
@@ -149,7 +161,9 @@ def test_gpu_pool_never_runs_two_gpu_steps_at_once(day):
     with day.instance() as instance:
         for run in instance.get_runs():
             starts = {}
-            for record in instance.all_logs(run.run_id, of_type={dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS}):
+            for record in instance.all_logs(
+                run.run_id, of_type={dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS}
+            ):
                 step = record.step_key
                 if step not in gpu_steps:
                     continue
@@ -171,11 +185,20 @@ def test_gpu_pool_never_runs_two_gpu_steps_at_once(day):
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-GROUPS_LEFT_TO_RIGHT = ["ingest", "face", "parsing", "reconstruction", "editing", "renders"]  # animation hangs off reconstruction
+GROUPS_LEFT_TO_RIGHT = [
+    "ingest",
+    "face",
+    "parsing",
+    "reconstruction",
+    "editing",
+    "renders",
+]  # animation hangs off reconstruction
 
 # Every node of the lineage graph (asset or collapsed group) with its box, and every edge's end points.
 GRAPH_GEOMETRY_JS = """
-const box = f => ({x: +f.getAttribute('x'), y: +f.getAttribute('y'), w: +f.getAttribute('width'), h: +f.getAttribute('height')});
+const box = f => ({
+  x: +f.getAttribute('x'), y: +f.getAttribute('y'), w: +f.getAttribute('width'), h: +f.getAttribute('height'),
+});
 const assets = [], groups = [];
 for (const f of document.querySelectorAll('foreignObject')) {
   const asset = f.querySelector('[class*="assetName"]');
@@ -207,6 +230,7 @@ def _node(nodes: list[dict], name: str) -> dict:
 
 def _edge_drawn(edges: list[dict], parent: dict, child: dict, slack: float = 12) -> bool:
     """An edge leaves the parent's box on its right side and ends at the child's box's left side."""
+
     def inside(x, y, node):
         return node["x"] - slack <= x <= node["x"] + node["w"] + slack and node["y"] <= y <= node["y"] + node["h"]
 
@@ -223,8 +247,16 @@ def browser(tmp_path_factory):
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for flag in (
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=2000,1300",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=2000,1300",
         f"--user-data-dir={tmp_path_factory.mktemp('chromium_profile')}",
     ):
         options.add_argument(flag)
@@ -240,7 +272,9 @@ def _open(browser, day: Day, path: str, ready_css: str, timeout_s: float = 60):
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(day.dev.url + path)
-    WebDriverWait(browser, timeout_s).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ready_css)))
+    WebDriverWait(browser, timeout_s).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ready_css))
+    )
     time.sleep(2)  # layout and edges settle after the first node appears
 
 
@@ -263,7 +297,12 @@ def test_lineage_graph_shows_every_stage_and_edge(day, browser):
 
     # Every asset descends from source_video: its downstream lineage is the whole graph, laid out to fit the page.
     # Every asset is a node, every dependency an edge between the two nodes.
-    _open(browser, day, "/assets/source_video?view=lineage&lineageScope=downstream&lineageDepth=50", '[class*="assetName"]')
+    _open(
+        browser,
+        day,
+        "/assets/source_video?view=lineage&lineageScope=downstream&lineageDepth=50",
+        '[class*="assetName"]',
+    )
     geometry = browser.execute_script(GRAPH_GEOMETRY_JS)
     _screenshot(browser, "lineage_assets")
     served = day.dev.asset_nodes()
@@ -275,13 +314,23 @@ def test_lineage_graph_shows_every_stage_and_edge(day, browser):
         if not _edge_drawn(geometry["edges"], nodes[parent["path"][-1]], nodes[name])
     ]
     assert not missing_edges, missing_edges
-    chain = ["source_video", "frames", "face_landmarks", "face_coefficients", "avatar", "edited_dataset_round_1",
-             "edited_avatar_round_1", "final_render"]
+    chain = [
+        "source_video",
+        "frames",
+        "face_landmarks",
+        "face_coefficients",
+        "avatar",
+        "edited_dataset_round_1",
+        "edited_avatar_round_1",
+        "final_render",
+    ]
     assert [nodes[a]["x"] < nodes[b]["x"] for a, b in zip(chain, chain[1:])] == [True] * (len(chain) - 1)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("asset, partition", [("avatar", "astronaut_talking"), ("final_render", f"{EDIT}|astronaut_talking")])
+@pytest.mark.parametrize(
+    "asset, partition", [("avatar", "astronaut_talking"), ("final_render", f"{EDIT}|astronaut_talking")]
+)
 def test_partition_page_links_mlflow_and_shows_preview(day, browser, asset, partition):
     from urllib.parse import quote
 
@@ -289,11 +338,15 @@ def test_partition_page_links_mlflow_and_shows_preview(day, browser, asset, part
 
     _open(browser, day, f"/assets/{asset}?view=partitions&partition={quote(partition)}", 'a[href*="/#/experiments/"]')
     links = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, 'a[href*="/#/experiments/"]')]
-    assert any(re.fullmatch(r"http://127\.0\.0\.1:5000/#/experiments/\d+/runs/[0-9a-f]{32}", link) for link in links), links
+    assert any(re.fullmatch(r"http://127\.0\.0\.1:5000/#/experiments/\d+/runs/[0-9a-f]{32}", link) for link in links), (
+        links
+    )
     _screenshot(browser, f"partition_{asset}")
     browser.find_element(By.XPATH, "//*[text()='[Show Markdown]']").click()
     time.sleep(1)
-    previews = [img for img in browser.find_elements(By.CSS_SELECTOR, 'img[src^="data:image/png"]') if img.size["width"] > 50]
+    previews = [
+        img for img in browser.find_elements(By.CSS_SELECTOR, 'img[src^="data:image/png"]') if img.size["width"] > 50
+    ]
     assert previews, "the preview markdown shows no image"
     _screenshot(browser, f"partition_{asset}_preview")
 

@@ -49,7 +49,9 @@ def check_editor_can_run(kind: str, prompt: str, settings: IP2PSettings = IP2PSe
     return name, reason
 
 
-def choose_editor(kind: str, settings: IP2PSettings = IP2PSettings(), device: torch.device | str = "cpu") -> tuple[Editor, str]:
+def choose_editor(
+    kind: str, settings: IP2PSettings = IP2PSettings(), device: torch.device | str = "cpu"
+) -> tuple[Editor, str]:
     name, reason = planned_editor(kind, settings)
     if name == "procedural":
         return ProceduralEditor(), reason

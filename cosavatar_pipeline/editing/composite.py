@@ -13,7 +13,11 @@ from cosavatar_pipeline.nerf.metrics import psnr
 
 
 def composite_into_source(
-    renders: np.ndarray, sources: np.ndarray, source_labels: np.ndarray, render_labels: np.ndarray, region: str,
+    renders: np.ndarray,
+    sources: np.ndarray,
+    source_labels: np.ndarray,
+    render_labels: np.ndarray,
+    region: str,
     config: EditRoundConfig,
 ) -> tuple[np.ndarray, np.ndarray]:
     """renders, sources (N, S, S, 3) uint8; label maps (N, S, S). Returns the composited frames (N, S, S, 3) and

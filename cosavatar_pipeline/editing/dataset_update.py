@@ -113,25 +113,40 @@ def update_dataset(
     for start in range(0, count, editor.batch_size):
         batch = slice(start, min(start + editor.batch_size, count))
         masks = np.stack([feathered_mask(r, config.feather_px(size)) for r in original_regions[batch]])
-        windows = [edit_window(region, r, np.asarray(points)) for r, points in zip(original_regions[batch], landmarks[batch])]
-        raw_edits[batch] = edit_in_windows(editor, windows, renders[batch], np.asarray(originals[batch]), prompt, masks, seeds[batch])
+        windows = [
+            edit_window(region, r, np.asarray(points)) for r, points in zip(original_regions[batch], landmarks[batch])
+        ]
+        raw_edits[batch] = edit_in_windows(
+            editor, windows, renders[batch], np.asarray(originals[batch]), prompt, masks, seeds[batch]
+        )
         if progress:
             progress(batch.stop, count)
     noise_levels = [level for level in (editor.noise_level(int(seed)) for seed in seeds) if level is not None]
     edited_labels = np.stack(list(parser.parse(raw_edits, landmarks)))
     regions = np.stack(
-        [grown_region(region, np.asarray(original_labels[i]), edited_labels[i], config.growth_px(size)) for i in range(count)]
+        [
+            grown_region(region, np.asarray(original_labels[i]), edited_labels[i], config.growth_px(size))
+            for i in range(count)
+        ]
     )
     masks = np.stack([feathered_mask(r, config.feather_px(size)) for r in regions])
     targets = np.stack([blend(raw_edits[i], originals[i], masks[i]) for i in range(count)])
     label_maps = np.stack(
-        [merged_label_map(np.asarray(original_labels[i]), edited_labels[i], regions[i], original_regions[i]) for i in range(count)]
+        [
+            merged_label_map(np.asarray(original_labels[i]), edited_labels[i], regions[i], original_regions[i])
+            for i in range(count)
+        ]
     )
     return RoundDataset(frame_ids, renders, raw_edits, regions, masks, targets, label_maps, noise_levels)
 
 
 def edit_in_windows(
-    editor: Editor, windows: list[EditWindow], renders: np.ndarray, originals: np.ndarray, prompt: str, masks: np.ndarray,
+    editor: Editor,
+    windows: list[EditWindow],
+    renders: np.ndarray,
+    originals: np.ndarray,
+    prompt: str,
+    masks: np.ndarray,
     seeds: np.ndarray,
 ) -> np.ndarray:
     """One editor call on B frames, each seen through its window at the editor's resolution (or as it is when the
@@ -151,5 +166,6 @@ def contact_rows(originals: np.ndarray, round_dataset: RoundDataset, rows: int =
     """Rows of original | raw edit | blended target for evenly spaced frames."""
     picks = evenly_spaced(len(round_dataset.frame_ids), rows)
     return np.concatenate(
-        [np.concatenate([originals[i], round_dataset.raw_edits[i], round_dataset.targets[i]], axis=1) for i in picks], axis=0
+        [np.concatenate([originals[i], round_dataset.raw_edits[i], round_dataset.targets[i]], axis=1) for i in picks],
+        axis=0,
     )

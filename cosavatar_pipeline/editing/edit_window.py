@@ -40,7 +40,9 @@ def whole_frame(height: int, width: int) -> EditWindow:
     return EditWindow(0, 0, height)
 
 
-def edit_window(region: str, region_mask: np.ndarray, face_points: np.ndarray, margin: float = HEAD_MARGIN) -> EditWindow:
+def edit_window(
+    region: str, region_mask: np.ndarray, face_points: np.ndarray, margin: float = HEAD_MARGIN
+) -> EditWindow:
     """The square the editor sees for one frame.
 
     region: the edit's region name; region_mask: (H, W) bool, where that region lies in this frame; face_points:

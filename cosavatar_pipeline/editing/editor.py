@@ -12,7 +12,9 @@ class Editor(Protocol):
     resolution: int | None  # the square side the editor works at (frames are windowed and resized); None: as given
     batch_size: int  # frames per call of ``edit``
 
-    def edit(self, renders: np.ndarray, originals: np.ndarray, prompt: str, masks: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    def edit(
+        self, renders: np.ndarray, originals: np.ndarray, prompt: str, masks: np.ndarray, seeds: np.ndarray
+    ) -> np.ndarray:
         """Edit ``renders`` ((B, H, W, 3) uint8, the current avatar's renderings) as ``prompt`` asks.
 
         ``originals`` are the source frames the edits are conditioned on; ``masks`` ((B, H, W) float in [0, 1]) the

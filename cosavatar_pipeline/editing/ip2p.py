@@ -16,7 +16,6 @@ from cosavatar_pipeline.editing.config import DEFAULT_MODEL, IP2PSettings
 from cosavatar_pipeline.errors import CosavatarError
 
 
-
 class EditorUnavailable(CosavatarError):
     """The editor's weights are not on this machine."""
 
@@ -100,14 +99,18 @@ class InstructPix2PixEditor:
         self.device = torch.device(device)
         self.resolution = settings.edit_resolution
         self.batch_size = settings.batch_size or default_batch_size(self.device)
-        self.pipeline = prepare_pipeline(pipeline or load_pipeline(settings, self.device), self.batch_size, self.resolution)
+        self.pipeline = prepare_pipeline(
+            pipeline or load_pipeline(settings, self.device), self.batch_size, self.resolution
+        )
         self._embeddings: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def noise_level(self, seed: int) -> float:
         return float(np.random.default_rng(seed).uniform(self.settings.noise_lower, self.settings.noise_upper))
 
     @torch.no_grad()
-    def edit(self, renders: np.ndarray, originals: np.ndarray, prompt: str, masks: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    def edit(
+        self, renders: np.ndarray, originals: np.ndarray, prompt: str, masks: np.ndarray, seeds: np.ndarray
+    ) -> np.ndarray:
         text, empty = self._prompt_embeddings(prompt)
         step = self.batch_size
         batches = [
@@ -121,7 +124,11 @@ class InstructPix2PixEditor:
         if prompt not in self._embeddings:
             pipe = self.pipeline
             tokens = pipe.tokenizer(
-                [prompt, ""], padding="max_length", max_length=pipe.tokenizer.model_max_length, truncation=True, return_tensors="pt"
+                [prompt, ""],
+                padding="max_length",
+                max_length=pipe.tokenizer.model_max_length,
+                truncation=True,
+                return_tensors="pt",
             )
             encoded = pipe.text_encoder(tokens.input_ids.to(self.device))[0].to(pipe.unet.dtype)
             self._embeddings[prompt] = tuple(encoded.chunk(2))
@@ -145,20 +152,28 @@ class InstructPix2PixEditor:
         image_latents = self._to_latents([_resized(o, work_size) for o in originals], None)
         schedulers = [self._schedule(int(seed)) for seed in seeds]
         timesteps = torch.stack([s.timesteps[-settings.steps :] for s in schedulers], dim=1)  # (steps, B)
-        noise = torch.cat([torch.randn((1, *latents.shape[1:]), generator=g) for g in generators]).to(self.device, latents.dtype)
-        latents = torch.cat([s.add_noise(latents[i : i + 1], noise[i : i + 1], timesteps[:1, i]) for i, s in enumerate(schedulers)])
+        noise = torch.cat([torch.randn((1, *latents.shape[1:]), generator=g) for g in generators]).to(
+            self.device, latents.dtype
+        )
+        latents = torch.cat(
+            [s.add_noise(latents[i : i + 1], noise[i : i + 1], timesteps[:1, i]) for i, s in enumerate(schedulers)]
+        )
         count = len(renders)
         conditioning = torch.cat([image_latents, image_latents, torch.zeros_like(image_latents)])
         hidden = torch.cat([text.expand(count, -1, -1), empty.expand(count, -1, -1), empty.expand(count, -1, -1)])
         for t in timesteps:
-            prediction = pipe.unet(torch.cat([torch.cat([latents] * 3), conditioning], dim=1), t.repeat(3), encoder_hidden_states=hidden).sample
+            prediction = pipe.unet(
+                torch.cat([torch.cat([latents] * 3), conditioning], dim=1), t.repeat(3), encoder_hidden_states=hidden
+            ).sample
             with_text, with_image, unconditional = prediction.chunk(3)
             guided = (
                 unconditional
                 + settings.guidance_scale * (with_text - with_image)
                 + settings.image_guidance_scale * (with_image - unconditional)
             )
-            latents = torch.cat([s.step(guided[i : i + 1], t[i], latents[i : i + 1]).prev_sample for i, s in enumerate(schedulers)])
+            latents = torch.cat(
+                [s.step(guided[i : i + 1], t[i], latents[i : i + 1]).prev_sample for i, s in enumerate(schedulers)]
+            )
         decoded = pipe.vae.decode(latents / pipe.vae.config.scaling_factor).sample
         images = ((decoded.float().clamp(-1, 1) + 1) * 127.5).permute(0, 2, 3, 1).round().byte().cpu().numpy()
         return np.stack([_resized(image, (width, height)) for image in images])

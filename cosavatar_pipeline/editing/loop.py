@@ -60,13 +60,27 @@ def run_edit_loop(
         # the render depends on poses and expressions only: the source's dataset serves every round
         renders = render_dataset_frames(model, dataset, train, own_appearance=True)["rgb"]
         round_dataset = update_dataset(
-            renders, originals[train], labels[train], landmarks[train], train, editor, parser, edit.prompt, edit.region,
-            edit.seed, k, round_config,
+            renders,
+            originals[train],
+            labels[train],
+            landmarks[train],
+            train,
+            editor,
+            parser,
+            edit.prompt,
+            edit.region,
+            edit.seed,
+            k,
+            round_config,
         )
         done.append(round_dataset)
-        frames, edited_labels = edited_training_data(originals, labels, train, round_dataset.targets, round_dataset.label_maps)
+        frames, edited_labels = edited_training_data(
+            originals, labels, train, round_dataset.targets, round_dataset.label_maps
+        )
         edited = AvatarDataset(frames, edited_labels, plate, dataset.face_model, avatar_config, dataset.fps)
-        model = train_avatar(edited, tune, Path(checkpoints) / f"round_{k}", device, initial_state=model.state_dict()).model
+        model = train_avatar(
+            edited, tune, Path(checkpoints) / f"round_{k}", device, initial_state=model.state_dict()
+        ).model
         if on_round:
             on_round(k, round_dataset)
     return LoopResult(model, done)

@@ -34,11 +34,15 @@ class PerturbedEditor:
     def noise_level(self, seed: int) -> None:
         return None
 
-    def edit(self, renders: np.ndarray, originals: np.ndarray, prompt: str, masks: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    def edit(
+        self, renders: np.ndarray, originals: np.ndarray, prompt: str, masks: np.ndarray, seeds: np.ndarray
+    ) -> np.ndarray:
         edited = []
         for original, mask, seed in zip(originals, masks, seeds):
             rng = np.random.default_rng(int(seed))
-            jittered = jitter_boundary(mask, int(rng.integers(-self.perturbation.boundary_px, self.perturbation.boundary_px + 1)))
+            jittered = jitter_boundary(
+                mask, int(rng.integers(-self.perturbation.boundary_px, self.perturbation.boundary_px + 1))
+            )
             edited.append(perturb(self.base.edit_frame(original, prompt, jittered), jittered, rng, self.perturbation))
         return np.stack(edited)
 

@@ -19,14 +19,37 @@ from cosavatar_pipeline.editing.blend import blend
 from cosavatar_pipeline.errors import InputError
 
 COLOURS: dict[str, tuple[int, int, int]] = {
-    "red": (200, 30, 35), "pink": (245, 120, 180), "hot pink": (255, 50, 150), "magenta": (220, 40, 200),
-    "purple": (120, 50, 170), "violet": (150, 90, 220), "lavender": (185, 160, 230), "blue": (40, 80, 220),
-    "navy": (25, 35, 100), "teal": (20, 130, 130), "cyan": (40, 200, 220), "turquoise": (60, 210, 190),
-    "green": (40, 160, 60), "mint": (150, 230, 180), "lime": (150, 230, 40), "olive": (110, 110, 40),
-    "yellow": (240, 215, 40), "gold": (215, 170, 50), "orange": (245, 130, 30), "coral": (250, 120, 95),
-    "brown": (110, 70, 40), "copper": (185, 95, 50), "auburn": (150, 50, 30), "burgundy": (120, 20, 45),
-    "blonde": (225, 195, 125), "platinum": (225, 220, 210), "silver": (190, 190, 195), "white": (240, 240, 240),
-    "grey": (128, 128, 128), "gray": (128, 128, 128), "black": (25, 22, 22),
+    "red": (200, 30, 35),
+    "pink": (245, 120, 180),
+    "hot pink": (255, 50, 150),
+    "magenta": (220, 40, 200),
+    "purple": (120, 50, 170),
+    "violet": (150, 90, 220),
+    "lavender": (185, 160, 230),
+    "blue": (40, 80, 220),
+    "navy": (25, 35, 100),
+    "teal": (20, 130, 130),
+    "cyan": (40, 200, 220),
+    "turquoise": (60, 210, 190),
+    "green": (40, 160, 60),
+    "mint": (150, 230, 180),
+    "lime": (150, 230, 40),
+    "olive": (110, 110, 40),
+    "yellow": (240, 215, 40),
+    "gold": (215, 170, 50),
+    "orange": (245, 130, 30),
+    "coral": (250, 120, 95),
+    "brown": (110, 70, 40),
+    "copper": (185, 95, 50),
+    "auburn": (150, 50, 30),
+    "burgundy": (120, 20, 45),
+    "blonde": (225, 195, 125),
+    "platinum": (225, 220, 210),
+    "silver": (190, 190, 195),
+    "white": (240, 240, 240),
+    "grey": (128, 128, 128),
+    "gray": (128, 128, 128),
+    "black": (25, 22, 22),
 }
 
 STYLE_WORDS: dict[str, tuple[str, ...]] = {
@@ -65,7 +88,9 @@ def cartoon(image: np.ndarray) -> np.ndarray:
     for _ in range(2):
         smooth = cv2.bilateralFilter(smooth, 7, 60, 7)
     flat = (smooth // 40) * 40 + 20
-    edges = cv2.adaptiveThreshold(cv2.medianBlur(_luminance(image), 5), 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, 9, 4)
+    edges = cv2.adaptiveThreshold(
+        cv2.medianBlur(_luminance(image), 5), 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, 9, 4
+    )
     return (flat * (edges[..., None] / 255)).astype(np.uint8)
 
 
@@ -88,8 +113,13 @@ def pop_art(image: np.ndarray) -> np.ndarray:
 
 
 STYLES = {
-    "pencil sketch": pencil_sketch, "sepia": sepia, "black and white": black_and_white, "cartoon": cartoon,
-    "oil painting": oil_painting, "bronze statue": bronze_statue, "pop art": pop_art,
+    "pencil sketch": pencil_sketch,
+    "sepia": sepia,
+    "black and white": black_and_white,
+    "cartoon": cartoon,
+    "oil painting": oil_painting,
+    "bronze statue": bronze_statue,
+    "pop art": pop_art,
 }
 
 
@@ -146,7 +176,9 @@ class ProceduralEditor:
     resolution = None  # image filters work at any size
     batch_size = 16
 
-    def edit(self, renders: np.ndarray, originals: np.ndarray, prompt: str, masks: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    def edit(
+        self, renders: np.ndarray, originals: np.ndarray, prompt: str, masks: np.ndarray, seeds: np.ndarray
+    ) -> np.ndarray:
         return np.stack([self.edit_frame(original, prompt, mask) for original, mask in zip(originals, masks)])
 
     def noise_level(self, seed: int) -> None:

@@ -61,18 +61,26 @@ def camera_for(image_size: int, field_of_view_deg: float) -> Camera:
 
 
 def _initial_poses(shape_mm: np.ndarray, observed: np.ndarray, camera: Camera, subset: np.ndarray):
-    matrix = np.array([[camera.focal_px, 0, camera.principal_point[0]], [0, camera.focal_px, camera.principal_point[1]], [0, 0, 1]])
+    matrix = np.array(
+        [[camera.focal_px, 0, camera.principal_point[0]], [0, camera.focal_px, camera.principal_point[1]], [0, 0, 1]]
+    )
     rotations, translations = [], []
     for points in observed:
         ok, rvec, tvec = cv2.solvePnP(
-            shape_mm[subset].astype(np.float64), points[subset].astype(np.float64), matrix, None, flags=cv2.SOLVEPNP_SQPNP
+            shape_mm[subset].astype(np.float64),
+            points[subset].astype(np.float64),
+            matrix,
+            None,
+            flags=cv2.SOLVEPNP_SQPNP,
         )
         rotations.append(rvec[:, 0])
         translations.append(tvec[:, 0])
     return np.array(rotations), np.array(translations)
 
 
-def _initial_displacements(identity: np.ndarray, observed: np.ndarray, rotvecs: np.ndarray, translations: np.ndarray, camera: Camera) -> np.ndarray:
+def _initial_displacements(
+    identity: np.ndarray, observed: np.ndarray, rotvecs: np.ndarray, translations: np.ndarray, camera: Camera
+) -> np.ndarray:
     """(N, P, 3) canonical displacements that put each landmark on its observed pixel at the initial pose (the
     observation lifted to the depth of the identity's point). Adam moves a parameter by about its learning rate per
     step, so starting from zero a yawn's 20 mm lower lip would not be reached within the iterations."""
@@ -103,7 +111,9 @@ def fit_face_model(
     observed = track.points[..., :2].astype(np.float64)
     count = len(observed)
     camera = camera_for(image_size, config.field_of_view_deg)
-    neutral = config.neutral_frame if config.neutral_frame is not None else choose_neutral_frame(track.points, track.tracked)
+    neutral = (
+        config.neutral_frame if config.neutral_frame is not None else choose_neutral_frame(track.points, track.tracked)
+    )
 
     neutral_canonical = to_canonical(track.points[neutral].astype(np.float64))
     initial_identity = neutral_canonical * (INTER_PUPIL_MM / pupil_distance(neutral_canonical))
@@ -121,7 +131,9 @@ def fit_face_model(
     rotvec = torch.tensor(rotvec0, dtype=dtype, requires_grad=True)
     translation = torch.tensor(translation0, dtype=dtype, requires_grad=True)
     identity = identity_prior.clone().requires_grad_(True)
-    initial = _initial_displacements(initial_identity, observed, rotvec0, translation0, camera) * track.tracked[:, None, None]
+    initial = (
+        _initial_displacements(initial_identity, observed, rotvec0, translation0, camera) * track.tracked[:, None, None]
+    )
     displacement_raw = torch.tensor(initial, dtype=dtype, requires_grad=True)
     optimizer = torch.optim.Adam(
         [
@@ -150,10 +162,15 @@ def fit_face_model(
         smooth = torch.zeros((), dtype=dtype)
         if count >= 3:
             rot_deg = torch.rad2deg(rotvec)
-            smooth = config.rotation_smoothness_weight * (rot_deg[2:] - 2 * rot_deg[1:-1] + rot_deg[:-2]).pow(2).sum(-1).mean()
-            smooth = smooth + config.translation_smoothness_weight * (
-                translation[2:] - 2 * translation[1:-1] + translation[:-2]
-            ).pow(2).sum(-1).mean()
+            smooth = (
+                config.rotation_smoothness_weight
+                * (rot_deg[2:] - 2 * rot_deg[1:-1] + rot_deg[:-2]).pow(2).sum(-1).mean()
+            )
+            smooth = (
+                smooth
+                + config.translation_smoothness_weight
+                * (translation[2:] - 2 * translation[1:-1] + translation[:-2]).pow(2).sum(-1).mean()
+            )
         loss = data + regulariser + prior + smooth
         loss.backward()
         optimizer.step()
@@ -205,7 +222,10 @@ def fit_face_model(
 def reproject(model: FaceModel, codes: np.ndarray | None = None) -> np.ndarray:
     """(N, 478, 2) pixels of the model's landmarks with its poses and the given codes (default: its own)."""
     shapes = model.shapes(codes)
-    cam = np.einsum("nij,npj->npi", model.head_rotation_world_from_canonical, shapes) + model.head_translation_world_from_canonical[:, None]
+    cam = (
+        np.einsum("nij,npj->npi", model.head_rotation_world_from_canonical, shapes)
+        + model.head_translation_world_from_canonical[:, None]
+    )
     return model.camera.focal_px * cam[..., :2] / cam[..., 2:3] + np.array(model.camera.principal_point)
 
 

@@ -54,7 +54,9 @@ def mean_rotation(rotations: np.ndarray) -> np.ndarray:
     return u @ vt
 
 
-def rigid_align(source: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def rigid_align(
+    source: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Rotation R and translation t minimising sum w |R source + t - target|^2 (Kabsch); (P, 3) inputs."""
     w = np.ones(len(source)) if weights is None else np.asarray(weights, dtype=np.float64)
     w = w / w.sum()

@@ -31,7 +31,9 @@ class FaceMesh:
     ``video_mode`` tracks across consecutive frames (mediapipe's tracking); otherwise each image is detected anew.
     """
 
-    def __init__(self, video_mode: bool = True, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5):
+    def __init__(
+        self, video_mode: bool = True, min_detection_confidence: float = 0.5, min_tracking_confidence: float = 0.5
+    ):
         import mediapipe as mp
 
         self._mesh = mp.solutions.face_mesh.FaceMesh(
@@ -96,7 +98,8 @@ def plausible(points: np.ndarray, image_size: int, typical_iod: float) -> np.nda
 
 
 def fill_untracked(points: np.ndarray, tracked: np.ndarray) -> np.ndarray:
-    """Linear interpolation over time for untracked frames; the nearest tracked frame before the first/after the last."""
+    """Linear interpolation over time for untracked frames; the nearest tracked frame before the first/after the "
+    "last."""
     filled = points.copy()
     good = np.flatnonzero(tracked)
     bad = np.flatnonzero(~tracked)

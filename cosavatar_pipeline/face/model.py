@@ -93,4 +93,6 @@ class FaceModel:
         camera = meta["camera"]
         camera["principal_point"] = tuple(camera["principal_point"])
         with np.load(folder / ARRAYS_FILE) as arrays:
-            return cls(camera=Camera(**camera), neutral_frame=meta["neutral_frame"], **{k: arrays[k] for k in arrays.files})
+            return cls(
+                camera=Camera(**camera), neutral_frame=meta["neutral_frame"], **{k: arrays[k] for k in arrays.files}
+            )

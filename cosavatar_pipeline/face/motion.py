@@ -79,7 +79,9 @@ def retarget(motion: DrivingMotion, target: FaceModel) -> RetargetedMotion:
     canonical space, pupils 63 mm apart). Pose: the driver's pose relative to its mean, applied around the
     target's mean pose. Motions saved without the driver's identity are not scaled."""
     count = len(motion.displacements)
-    scale = np.ones(3) if motion.identity is None else face_proportions(target.identity) / face_proportions(motion.identity)
+    scale = (
+        np.ones(3) if motion.identity is None else face_proportions(target.identity) / face_proportions(motion.identity)
+    )
     scale[2] = 1.0
     displacements = motion.displacements * scale
     codes = displacements.reshape(count, -1) @ target.expression_basis.T

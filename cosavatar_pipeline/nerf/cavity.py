@@ -5,13 +5,13 @@ A smooth warp cannot open a hole. Between parted lips it interpolates the two li
 onto the seam of the neutral mouth and renders as stretched lip (an open mouth then reads as a tall closed one, and
 a driver's yawn shows lip colour smeared over the opening). The cavity gives the opening a place of its own: a
 point of the frame's head space whose x/y lies inside the frame's inner-lip ring, and which is not far in front of
-the lips (``FRONT_MARGIN_MM``), is sent ``depth_mm`` back, where the neutral face's field lies behind the lips in every closed-mouth frame and
-is free to learn teeth and the dark mouth. It keeps its x; its y is read from the nearer lip: a point a mm below
-the upper inner lip goes a mm below the neutral mouth's seam (the upper teeth), a point b mm above the lower inner
-lip goes b mm above the seam (the lower lip's inside). Both sides keep their distances, so teeth keep their size
-however wide the mouth opens, and a gap wider than the clip ever showed leaves a middle no training frame lit.
-(Keeping y as it is showed a driver's yawn the trained openings' lower edges as rings of lip inside the mouth;
-stretching every opening over one slab made the teeth tall and pale.)
+the lips (``FRONT_MARGIN_MM``), is sent ``depth_mm`` back, where the neutral face's field lies behind the lips in
+every closed-mouth frame and is free to learn teeth and the dark mouth. It keeps its x; its y is read from the nearer
+lip: a point a mm below the upper inner lip goes a mm below the neutral mouth's seam (the upper teeth), a point b mm
+above the lower inner lip goes b mm above the seam (the lower lip's inside). Both sides keep their distances, so teeth
+keep their size however wide the mouth opens, and a gap wider than the clip ever showed leaves a middle no training
+frame lit. (Keeping y as it is showed a driver's yawn the trained openings' lower edges as rings of lip inside the
+mouth; stretching every opening over one slab made the teeth tall and pale.)
 
 That middle, farther from both lips than half the column's widest training opening, is reported as ``unseen`` and
 rendered opaque in the clip's own mouth-interior colour (``AvatarModel``): the inside of a wide-open mouth.
@@ -44,7 +44,9 @@ class MouthCavity:
     training frame lit, and where in neutral space the inside is read."""
 
     origin: torch.Tensor  # (2,) mm: x/y of the masks' first cell
-    masks: torch.Tensor  # (4, F, H, W): inside the inner-lip ring [0, 1]; mm below the upper lip; mm above the lower; unseen
+    masks: (
+        torch.Tensor
+    )  # (4, F, H, W): inside the inner-lip ring [0, 1]; mm below the upper lip; mm above the lower; unseen
     front_z: float  # mm: the ramp from air to mouth starts here (z grows away from the face)
     seam_y: float  # mm: the neutral inner lips' mean y
     depth_mm: float

@@ -77,13 +77,14 @@ def discard(folder: Path) -> None:
 
 
 def restore(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None, tensors: dict, meta: dict) -> None:
-    model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
     if optimizer is None or not meta.get("optimizer"):
         return
     saved = meta["optimizer"]
     state = {}
     for param_id, names in saved["state_keys"].items():
         state[int(param_id)] = {
-            name: tensors[f"optim.{param_id}.{name}"] if kind == "tensor" else torch.tensor(kind) for name, kind in names.items()
+            name: tensors[f"optim.{param_id}.{name}"] if kind == "tensor" else torch.tensor(kind)
+            for name, kind in names.items()
         }
     optimizer.load_state_dict({"state": state, "param_groups": saved["param_groups"]})

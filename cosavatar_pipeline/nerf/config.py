@@ -50,7 +50,9 @@ class NerfConfig:
     occupancy_update_every: int = 16
     occupancy_threshold: float = 0.01  # density (per cm) under which a cell is skipped
     holdout_every: int = 10  # every 10th frame is held out for evaluation (interpolation) ...
-    holdout_segment_seconds: float = 1.2  # ... and one contiguous segment covering most mouth openings (new expressions)
+    holdout_segment_seconds: float = (
+        1.2  # ... and one contiguous segment covering most mouth openings (new expressions)
+    )
     checkpoint_every: int = 250
     log_every: int = 25
     seed: int = 0

@@ -123,12 +123,16 @@ class AvatarDataset:
         rows = np.arange(self.size)[None, :, None]
         low_hair = (labels == L.HAIR) & (rows > chin_rows[:, None, None])
         kernel = np.ones((3, 3), np.uint8)
-        border = np.stack([cv2.dilate(h.astype(np.uint8), kernel) != cv2.erode(h.astype(np.uint8), kernel) for h in self.head])
+        border = np.stack(
+            [cv2.dilate(h.astype(np.uint8), kernel) != cv2.erode(h.astype(np.uint8), kernel) for h in self.head]
+        )
         self.head_valid = self.person & ~low_hair & ~border
         self.plate = plate.astype(np.float32) / 255.0
         self.rotations = face_model.head_rotation_world_from_canonical.astype(np.float32)
         self.translations = face_model.head_translation_world_from_canonical.astype(np.float32)
-        self.pose_conditions = pose_conditions(face_model.head_rotation_world_from_canonical, face_model.head_translation_world_from_canonical)
+        self.pose_conditions = pose_conditions(
+            face_model.head_rotation_world_from_canonical, face_model.head_translation_world_from_canonical
+        )
         self.mouth_open = lm.mouth_open_ratio(self.landmarks_2d)
         segment_length = int(round(config.holdout_segment_seconds * fps)) if fps else 0
         self.holdout_segment = contiguous_segment(self.mouth_open, segment_length)
@@ -137,7 +141,9 @@ class AvatarDataset:
         self.train = np.setdiff1d(np.arange(self.count), self.holdout)
         codes = face_model.expression_codes[:, : config.expression_dims]
         if config.expression_control == "landmark_warp":
-            codes = codes[:, : supported_components(codes[self.train], config.expression_variance, config.expression_dims)]
+            codes = codes[
+                :, : supported_components(codes[self.train], config.expression_variance, config.expression_dims)
+            ]
         self.expressions = codes.astype(np.float32)
         self.warp_landmarks = deformation.warp_landmarks(face_model.identity)
         self.warp_offsets = deformation.warp_offsets(face_model.displacements, self.warp_landmarks)
@@ -208,9 +214,13 @@ class AvatarDataset:
         rows = y0 + (rng.random(count) * (y1 - y0)).astype(np.int64)
         return frame_ids, rows, cols
 
-    def sample(self, rng: np.random.Generator, count: int, person_fraction: float, mouth_fraction: float = 0.0) -> tuple[RayBatch, Targets]:
+    def sample(
+        self, rng: np.random.Generator, count: int, person_fraction: float, mouth_fraction: float = 0.0
+    ) -> tuple[RayBatch, Targets]:
         mouth_count = int(count * mouth_fraction)
-        person_count = int(count * person_fraction) - mouth_count  # mouth rays are person rays: the background keeps its share
+        person_count = (
+            int(count * person_fraction) - mouth_count
+        )  # mouth rays are person rays: the background keeps its share
         picks = self._person_pixels[rng.integers(0, len(self._person_pixels), person_count)]
         uniform = rng.integers(0, len(self.train) * self.size * self.size, count - person_count - mouth_count)
         flat = np.concatenate([picks, uniform])

@@ -141,7 +141,12 @@ class WarpFields:
         folded_x = field_index[inside].to(points.dtype) * (size_x + 1) + position[:, 0]
         depth = frames * (size_x + 1)
         grid = torch.stack(
-            [position[:, 2] / (size_z - 1) * 2 - 1, position[:, 1] / (size_y - 1) * 2 - 1, folded_x / (depth - 1) * 2 - 1], dim=-1
+            [
+                position[:, 2] / (size_z - 1) * 2 - 1,
+                position[:, 1] / (size_y - 1) * 2 - 1,
+                folded_x / (depth - 1) * 2 - 1,
+            ],
+            dim=-1,
         )
         sampled = torch.nn.functional.grid_sample(
             self._stacked(), grid.view(1, 1, 1, -1, 3), mode="bilinear", padding_mode="zeros", align_corners=True
@@ -188,7 +193,9 @@ def _splat(positions: np.ndarray, offsets: np.ndarray, counts: np.ndarray) -> to
         step = torch.tensor([(corner >> 2) & 1, (corner >> 1) & 1, corner & 1])
         vertex = base + step
         weight = torch.where(step.bool(), fraction, 1 - fraction).prod(dim=-1)
-        cell = ((frame_of * int(counts[0]) + vertex[..., 0]) * int(counts[1]) + vertex[..., 1]) * int(counts[2]) + vertex[..., 2]
+        cell = ((frame_of * int(counts[0]) + vertex[..., 0]) * int(counts[1]) + vertex[..., 1]) * int(
+            counts[2]
+        ) + vertex[..., 2]
         grid.index_add_(0, cell.reshape(-1), (payload * weight[..., None]).reshape(-1, 3))
     return grid.view(frames, *counts.tolist(), 3).permute(0, 4, 1, 2, 3).contiguous()
 

@@ -60,13 +60,17 @@ class _FlatGather(torch.autograd.Function):
 class HashGridEncoding(Encoding):
     PRIMES = (1, 2654435761, 805459861)
 
-    def __init__(self, levels: int, features_per_level: int, log2_table_size: int, base_resolution: int, max_resolution: int):
+    def __init__(
+        self, levels: int, features_per_level: int, log2_table_size: int, base_resolution: int, max_resolution: int
+    ):
         super().__init__()
         self.levels = levels
         self.table_size = 2**log2_table_size
         growth = math.exp((math.log(max_resolution) - math.log(base_resolution)) / max(levels - 1, 1))
         self.register_buffer(
-            "resolutions", torch.tensor([math.floor(base_resolution * growth**i) for i in range(levels)]), persistent=False
+            "resolutions",
+            torch.tensor([math.floor(base_resolution * growth**i) for i in range(levels)]),
+            persistent=False,
         )
         self.tables = nn.Parameter(torch.empty(levels, self.table_size, features_per_level).uniform_(-1e-4, 1e-4))
         self.output_dims = levels * features_per_level
@@ -79,12 +83,18 @@ class HashGridEncoding(Encoding):
         base = scaled.floor().long()
         fraction = scaled - base
         vertices = base[:, :, None, :] + self.corners[None, None]  # (L, P, 8, 3)
-        hashed = (vertices[..., 0] * self.PRIMES[0]) ^ (vertices[..., 1] * self.PRIMES[1]) ^ (vertices[..., 2] * self.PRIMES[2])
+        hashed = (
+            (vertices[..., 0] * self.PRIMES[0])
+            ^ (vertices[..., 1] * self.PRIMES[1])
+            ^ (vertices[..., 2] * self.PRIMES[2])
+        )
         level_offset = (torch.arange(self.levels, device=points.device) * self.table_size)[:, None, None]
         indices = hashed % self.table_size + level_offset  # (L, P, 8)
         flat_tables = self.tables.reshape(-1, self.tables.shape[-1])
         features = _FlatGather.apply(flat_tables, indices)  # (L, P, 8, F)
-        weights = torch.where(self.corners[None, None].bool(), fraction[:, :, None, :], 1 - fraction[:, :, None, :]).prod(-1)
+        weights = torch.where(
+            self.corners[None, None].bool(), fraction[:, :, None, :], 1 - fraction[:, :, None, :]
+        ).prod(-1)
         blended = (features * weights[..., None]).sum(2)  # (L, P, F)
         return blended.permute(1, 0, 2).reshape(points.shape[0], -1)
 
@@ -94,6 +104,10 @@ def build_encoding(config: EncodingConfig) -> Encoding:
         return TriPlaneEncoding(config.channels, config.resolution)
     if config.kind == "hashgrid":
         return HashGridEncoding(
-            config.levels, config.features_per_level, config.log2_table_size, config.base_resolution, config.max_resolution
+            config.levels,
+            config.features_per_level,
+            config.log2_table_size,
+            config.base_resolution,
+            config.max_resolution,
         )
     raise ValueError(f"unknown encoding kind {config.kind!r}: triplane or hashgrid")

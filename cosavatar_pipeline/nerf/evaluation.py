@@ -43,13 +43,17 @@ def psnr_figures(rendered: np.ndarray, dataset: AvatarDataset, frame_ids: np.nda
     mouths = [box_mask(dataset.mouth_boxes[i], dataset.size) for i in frame_ids]
     return {
         f"{prefix}_psnr": float(np.mean([psnr(r, t) for r, t in zip(rendered, truth)])),
-        f"{prefix}_psnr_person": float(np.mean([psnr(r, t, m) for r, t, m in zip(rendered, truth, dataset.person[frame_ids])])),
+        f"{prefix}_psnr_person": float(
+            np.mean([psnr(r, t, m) for r, t, m in zip(rendered, truth, dataset.person[frame_ids])])
+        ),
         f"{prefix}_psnr_mouth": float(np.mean([psnr(r, t, m) for r, t, m in zip(rendered, truth, mouths)])),
         f"{prefix}_frames": float(len(frame_ids)),
     }
 
 
-def evaluate_holdout(model: AvatarModel, dataset: AvatarDataset, preview_frames: int = 3, expression: bool = True) -> Evaluation:
+def evaluate_holdout(
+    model: AvatarModel, dataset: AvatarDataset, preview_frames: int = 3, expression: bool = True
+) -> Evaluation:
     """``holdout_*``: the interleaved frames; ``segment_*``: the contiguous segment, with its expression figures
     (``segment_mouth_r``, ``segment_mouth_gain``, ...) when ``expression``."""
     frame_ids = dataset.holdout
@@ -71,7 +75,14 @@ def evaluate_holdout(model: AvatarModel, dataset: AvatarDataset, preview_frames:
             figures.update({f"segment_{name}": value for name, value in own.items()})
     picks = np.linspace(0, len(frame_ids) - 1, min(preview_frames, len(frame_ids))).round().astype(int)
     rows = [
-        np.concatenate([dataset.frames[frame_ids[i]], rendered["rgb"][i], depth_image(rendered["depth"][i], rendered["opacity"][i])], axis=1)
+        np.concatenate(
+            [
+                dataset.frames[frame_ids[i]],
+                rendered["rgb"][i],
+                depth_image(rendered["depth"][i], rendered["opacity"][i]),
+            ],
+            axis=1,
+        )
         for i in picks
     ]
     return Evaluation(figures, np.concatenate(rows, axis=0))

@@ -12,7 +12,9 @@ DENSITY_BIAS = 2.0  # softplus(x - 2): a sane initial opacity with sample spacin
 
 
 def _mlp(inputs: int, width: int, outputs: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(inputs, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, outputs))
+    return nn.Sequential(
+        nn.Linear(inputs, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, outputs)
+    )
 
 
 class ConditionedField(nn.Module):
@@ -48,7 +50,9 @@ class WarpedHeadField(ConditionedField):
     shape depends on how the head is turned). The per-frame appearance latent only shifts colour: a linear map of
     the latent is added to the colour logits, so it cannot carve geometry or stand in for an expression."""
 
-    def __init__(self, encoding: EncodingConfig, expression_dims: int, appearance_dims: int, width: int, pose_dims: int = 0):
+    def __init__(
+        self, encoding: EncodingConfig, expression_dims: int, appearance_dims: int, width: int, pose_dims: int = 0
+    ):
         super().__init__(encoding, expression_dims + pose_dims, width)
         self.colour_shift = nn.Linear(appearance_dims, 3)
         nn.init.zeros_(self.colour_shift.weight)

@@ -17,4 +17,6 @@ def psnr(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray | None = N
 def ssim(prediction: np.ndarray, target: np.ndarray) -> float:
     from skimage.metrics import structural_similarity
 
-    return float(structural_similarity(prediction, target, channel_axis=-1, data_range=255 if target.dtype == np.uint8 else 1.0))
+    return float(
+        structural_similarity(prediction, target, channel_axis=-1, data_range=255 if target.dtype == np.uint8 else 1.0)
+    )

@@ -25,7 +25,6 @@ from cosavatar_pipeline.nerf.rays import intersect_box, pixel_directions, to_hea
 from cosavatar_pipeline.nerf.renderer import composite
 from cosavatar_pipeline.nerf.sampler import OccupancyGrid, normalise_to_box, stratified_samples
 
-
 WHITENED_CODE_LIMIT = 3.0
 UNSEEN_MOUTH_DENSITY = 50.0  # per cm: the never-seen inside of a mouth is opaque (the back of the head lies beyond)
 
@@ -57,7 +56,9 @@ class AvatarModel(nn.Module):
         self.warped = config.expression_control == "landmark_warp"
         if self.warped:
             pose_dims = POSE_DIMS if config.head_pose_condition else 0
-            self.head = WarpedHeadField(config.head_encoding, expression_dims, config.appearance_dims, config.hidden_width, pose_dims)
+            self.head = WarpedHeadField(
+                config.head_encoding, expression_dims, config.appearance_dims, config.hidden_width, pose_dims
+            )
         else:
             self.head = HeadField(config.head_encoding, expression_dims, config.appearance_dims, config.hidden_width)
         self.torso = TorsoField(config.torso_encoding, config.hidden_width)
@@ -125,7 +126,9 @@ class AvatarModel(nn.Module):
         pose = rays.pose_condition
 
         def evaluate(normalised, neutral_points, ray_of):
-            return self.head(normalised, self._warped_condition(normalised, codes[ray_of], pose[ray_of]), appearance[ray_of])
+            return self.head(
+                normalised, self._warped_condition(normalised, codes[ray_of], pose[ray_of]), appearance[ray_of]
+            )
 
         return evaluate
 
@@ -162,8 +165,13 @@ class AvatarModel(nn.Module):
                 raise ValueError("a landmark_warp avatar renders with the frames' WarpFields")
             head_points, unseen_mouth = deformation.warp_to_neutral(head_points, warp, rays.warp_index)
         head = self._field_samples(
-            self._head_evaluator(rays, appearance), self.head_occupancy, head_points, head_depths, head_hit,
-            self.head_box, skip_empty,
+            self._head_evaluator(rays, appearance),
+            self.head_occupancy,
+            head_points,
+            head_depths,
+            head_hit,
+            self.head_box,
+            skip_empty,
         )
         if unseen_mouth is not None:
             head = self._fill_unseen_mouth(head, unseen_mouth * head_hit[:, None])
@@ -172,8 +180,13 @@ class AvatarModel(nn.Module):
         )
         pose = rays.pose_condition
         torso = self._field_samples(
-            lambda normalised, points, ray_of: self.torso(normalised, pose[ray_of]), self.torso_occupancy,
-            torso_points, torso_depths, torso_hit, self.torso_box, skip_empty,
+            lambda normalised, points, ray_of: self.torso(normalised, pose[ray_of]),
+            self.torso_occupancy,
+            torso_points,
+            torso_depths,
+            torso_hit,
+            self.torso_box,
+            skip_empty,
         )
         # head-space and camera-space depths along the same ray agree: the pose is rigid and keeps lengths
         output = composite(
@@ -211,7 +224,9 @@ class AvatarModel(nn.Module):
                 if field is self.torso:
                     densities.append(field(chunk, pose.expand(count, -1))[0])
                 elif self.warped:
-                    condition = self._warped_condition(chunk, self.whiten(code).expand(count, -1), pose.expand(count, -1))
+                    condition = self._warped_condition(
+                        chunk, self.whiten(code).expand(count, -1), pose.expand(count, -1)
+                    )
                     densities.append(field(chunk, condition, latent.expand(count, -1))[0])
                 else:
                     densities.append(field(chunk, torch.cat([code, latent]).expand(chunk.shape[0], -1))[0])

@@ -62,7 +62,9 @@ def render_frames(
                 background=background[start : start + CHUNK],
             ).to(device)
             latent = torch.from_numpy(np.repeat(latents[index : index + 1].astype(np.float32), n, axis=0)).to(device)
-            result = model.render_rays(rays, camera=dataset.camera, warp=warp, appearance=latent, jitter=False, skip_empty=True)
+            result = model.render_rays(
+                rays, camera=dataset.camera, warp=warp, appearance=latent, jitter=False, skip_empty=True
+            )
             for key in frame_out:
                 frame_out[key].append(result[key].cpu())
         for key in outputs:
@@ -90,6 +92,12 @@ def render_dataset_frames(
     """Re-render the dataset's own frames; held-out frames use a zero appearance latent."""
     appearance = model.appearance[torch.from_numpy(frame_ids)].detach().cpu().numpy() if own_appearance else None
     return render_frames(
-        model, dataset, dataset.expressions[frame_ids], dataset.rotations[frame_ids], dataset.translations[frame_ids],
-        dataset.warp_offsets[frame_ids], appearance, progress=progress,
+        model,
+        dataset,
+        dataset.expressions[frame_ids],
+        dataset.rotations[frame_ids],
+        dataset.translations[frame_ids],
+        dataset.warp_offsets[frame_ids],
+        appearance,
+        progress=progress,
     )

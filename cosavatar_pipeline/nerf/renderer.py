@@ -30,4 +30,10 @@ def composite(
     rgb = (weights[..., None] * colours).sum(dim=1) + (1.0 - opacity)[:, None] * background
     depth = (weights * depths).sum(dim=1) / opacity.clamp_min(1e-6)
     head_share = (weights * is_head).sum(dim=1) / opacity.clamp_min(1e-6)
-    return {"rgb": rgb, "opacity": opacity, "depth": depth, "head_share": head_share, "head_opacity": (weights * is_head).sum(dim=1)}
+    return {
+        "rgb": rgb,
+        "opacity": opacity,
+        "depth": depth,
+        "head_share": head_share,
+        "head_opacity": (weights * is_head).sum(dim=1),
+    }

@@ -7,11 +7,17 @@ import torch
 from torch import nn
 
 
-def stratified_samples(near: torch.Tensor, far: torch.Tensor, count: int, jitter: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def stratified_samples(
+    near: torch.Tensor, far: torch.Tensor, count: int, jitter: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(R,) near/far -> (R, count) sample depths and (R, count) stratum widths."""
     bins = torch.linspace(0.0, 1.0, count + 1, dtype=near.dtype, device=near.device)
     lower, upper = bins[:-1], bins[1:]
-    offset = torch.rand((near.shape[0], count), dtype=near.dtype, device=near.device) if jitter else torch.full((near.shape[0], count), 0.5, dtype=near.dtype, device=near.device)
+    offset = (
+        torch.rand((near.shape[0], count), dtype=near.dtype, device=near.device)
+        if jitter
+        else torch.full((near.shape[0], count), 0.5, dtype=near.dtype, device=near.device)
+    )
     fraction = lower + (upper - lower) * offset
     span = (far - near).clamp_min(0.0)[:, None]
     return near[:, None] + span * fraction, span.expand(-1, count) / count

@@ -43,7 +43,11 @@ class TrainingRun:
 def build_model(config: NerfConfig, dataset: AvatarDataset) -> AvatarModel:
     codes = dataset.expressions[dataset.train]
     face = FaceSetup(
-        dataset.face_model.identity, dataset.warp_landmarks, codes.mean(axis=0), codes.std(axis=0), dataset.mouth_interior_rgb()
+        dataset.face_model.identity,
+        dataset.warp_landmarks,
+        codes.mean(axis=0),
+        codes.std(axis=0),
+        dataset.mouth_interior_rgb(),
     )
     return AvatarModel(config, dataset.count, dataset.expressions.shape[1], dataset.head_box, dataset.torso_box, face)
 
@@ -72,8 +76,15 @@ def saved_config(folder: Path) -> NerfConfig:
 
 
 ARCHITECTURE_FIELDS = (
-    "head_encoding", "torso_encoding", "hidden_width", "appearance_dims", "expression_control", "expression_dims",
-    "expression_variance", "occupancy_resolution", "head_pose_condition",
+    "head_encoding",
+    "torso_encoding",
+    "hidden_width",
+    "appearance_dims",
+    "expression_control",
+    "expression_dims",
+    "expression_variance",
+    "occupancy_resolution",
+    "head_pose_condition",
 )
 
 
@@ -177,6 +188,9 @@ def train_avatar(
         seconds=seconds,
         rays_per_second=steps_run * config.rays_per_step / max(seconds, 1e-9),
         samples_per_second=evaluated / max(seconds, 1e-9),
-        nominal_samples_per_second=steps_run * config.rays_per_step * (config.head_samples + config.torso_samples) / max(seconds, 1e-9),
+        nominal_samples_per_second=steps_run
+        * config.rays_per_step
+        * (config.head_samples + config.torso_samples)
+        / max(seconds, 1e-9),
         discarded_checkpoint=discarded,
     )

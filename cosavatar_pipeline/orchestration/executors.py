@@ -2,8 +2,9 @@
 
 - ``multiprocess`` (default): one process per step, forked from a server per run that has imported the code
   location once (a fresh interpreter per step would import torch, mediapipe and diffusers again: ~4 s a step).
-- ``celery``: ``dagster-celery``. CPU steps go to the ``dagster`` queue, GPU steps (the ``gpu`` pool, ``assets/placement.py``) to the ``gpu``
-  queue, so the two kinds of worker scale independently. Start workers with ``cosavatar worker --queue gpu``.
+- ``celery``: ``dagster-celery``. CPU steps go to the ``dagster`` queue, GPU steps (the ``gpu`` pool,
+  ``assets/placement.py``) to the ``gpu`` queue, so the two kinds of worker scale independently. Start workers with
+  ``cosavatar worker --queue gpu``.
 - ``k8s``: ``dagster-k8s``'s ``k8s_job_executor``: one Kubernetes job per step; GPU steps request a GPU through
   their ``dagster-k8s/config`` tag. Configured by the Helm chart (``deploy/k8s/values.yaml``), not tested here.
 

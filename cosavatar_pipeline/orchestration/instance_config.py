@@ -1,7 +1,8 @@
 """The Dagster instance's ``dagster.yaml``: the repository's file, with what the environment selects.
 
-- ``DAGSTER_POSTGRES_URL`` (``postgresql+psycopg2://user:password@host:5432/db``) set: run, event-log and schedule storage on PostgreSQL (``dagster-postgres``); the URL
-  stays in the environment (the file says ``{env: DAGSTER_POSTGRES_URL}``), so no password is written to disk.
+- ``DAGSTER_POSTGRES_URL`` (``postgresql+psycopg2://user:password@host:5432/db``) set: run, event-log and schedule
+  storage on PostgreSQL (``dagster-postgres``); the URL stays in the environment (the file says ``{env:
+  DAGSTER_POSTGRES_URL}``), so no password is written to disk.
   Unset: sqlite files inside ``DAGSTER_HOME``, as before.
 - ``COSAVATAR_GPU_SLOTS``: how many GPU steps may run at once across all runs (the ``gpu`` pool); one per GPU worker.
 - ``COSAVATAR_MAX_CONCURRENT_RUNS``: how many runs the queue starts at once.

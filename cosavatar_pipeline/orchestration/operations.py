@@ -17,8 +17,8 @@ import numpy as np
 
 from cosavatar_pipeline.editing.config import DEFAULT_IP2P_SETTINGS
 from cosavatar_pipeline.errors import RegistryError
-from cosavatar_pipeline.orchestration.executors import executor_name
 from cosavatar_pipeline.home import HomeLayout, layout
+from cosavatar_pipeline.orchestration.executors import executor_name
 from cosavatar_pipeline.orchestration.instance_config import write_instance_config
 from cosavatar_pipeline.registry import EditSpec, Registry, VideoRegistration, sha256_of_file
 from cosavatar_pipeline.video.frames import check_video
@@ -89,10 +89,17 @@ class Pipeline:
         return existing
 
     def add_edit(
-        self, prompt: str, name: str | None = None, region: str | None = None, editor: str = "auto", seed: int = 0,
+        self,
+        prompt: str,
+        name: str | None = None,
+        region: str | None = None,
+        editor: str = "auto",
+        seed: int = 0,
         ip2p_settings: str = DEFAULT_IP2P_SETTINGS,
     ) -> EditSpec:
-        spec = self.registry.register_edit(prompt, name=name, region=region, editor=editor, seed=seed, ip2p_settings=ip2p_settings)
+        spec = self.registry.register_edit(
+            prompt, name=name, region=region, editor=editor, seed=seed, ip2p_settings=ip2p_settings
+        )
         self.instance.add_dynamic_partitions("edit", [spec.name])
         return spec
 
@@ -174,7 +181,9 @@ class Pipeline:
             defs.resolve_job_def(EDIT_JOB), dg.MultiPartitionKey({"edit": edit, "video": video}), select, asset_config
         )
 
-    def _execute(self, job, partition_key: str, select: list[str] | None, asset_config: dict[str, dict] | None) -> StepOutcome:
+    def _execute(
+        self, job, partition_key: str, select: list[str] | None, asset_config: dict[str, dict] | None
+    ) -> StepOutcome:
         selection = None
         if select:
             known = {key.path[-1]: key for key in job.asset_layer.executable_asset_keys}
@@ -182,7 +191,10 @@ class Pipeline:
             if unknown:
                 raise RegistryError(f"unknown asset(s) {unknown}; {job.name} runs {sorted(known)}")
             selection = [known[name] for name in select]
-        run_config = {**self.run_config, "ops": {name: {"config": values} for name, values in (asset_config or {}).items()}}
+        run_config = {
+            **self.run_config,
+            "ops": {name: {"config": values} for name, values in (asset_config or {}).items()},
+        }
         self.reap_dead_runs()
         tags = {LAUNCHER_TAG: "cli", PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
         if executor_name() == "multiprocess":
@@ -210,7 +222,9 @@ class Pipeline:
         they held; otherwise a dead run keeps the `gpu` slot and every later GPU step waits for it forever."""
         reaped = []
         started = self.instance.get_runs(
-            filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED], tags={LAUNCHER_TAG: "cli", HOST_TAG: socket.gethostname()})
+            filters=dg.RunsFilter(
+                statuses=[dg.DagsterRunStatus.STARTED], tags={LAUNCHER_TAG: "cli", HOST_TAG: socket.gethostname()}
+            )
         )
         for run in started:
             pid = int(run.tags.get(PID_TAG, "0"))

@@ -91,12 +91,19 @@ class MediapipeParser:
             oval_dilated = cv2.dilate((face_map > 0).astype(np.uint8), kernel, iterations=2) > 0
             cheeks = cv2.erode((face_map == L.SKIN).astype(np.uint8), kernel) > 0
             samples["skin"].append(lab[cheeks & (ys > face.eye_y)])
-            above_forehead = person & ~oval_dilated & (ys < face.brow_y) & (np.abs(xs - face.centre[0]) < 0.9 * face.width)
+            above_forehead = (
+                person & ~oval_dilated & (ys < face.brow_y) & (np.abs(xs - face.centre[0]) < 0.9 * face.width)
+            )
             # well inside the person mask: its soft edge mixes in background colours
             samples["hair"].append(lab[cv2.erode(above_forehead.astype(np.uint8), kernel, iterations=3) > 0])
-            bottom = cv2.erode((person & (ys > max(0.88 * size, face.chin_y + 0.3 * face.height))).astype(np.uint8), kernel) > 0
+            bottom = (
+                cv2.erode((person & (ys > max(0.88 * size, face.chin_y + 0.3 * face.height))).astype(np.uint8), kernel)
+                > 0
+            )
             samples["clothes"].append(lab[bottom])
-        return {name: np.concatenate(parts) if parts else np.zeros((0, 3), np.float32) for name, parts in samples.items()}
+        return {
+            name: np.concatenate(parts) if parts else np.zeros((0, 3), np.float32) for name, parts in samples.items()
+        }
 
     def fit(self, frames, landmarks, person_probability) -> None:
         samples = self._training_samples(frames, landmarks, person_probability)
@@ -106,7 +113,11 @@ class MediapipeParser:
             # bottom-of-frame skin (a V-neck, bare shoulders) is not clothing
             skin_like = skin.log_likelihood(clothes) >= np.percentile(skin.log_likelihood(samples["skin"]), 10)
             clothes = clothes[~skin_like]
-        self.models = {"hair": fit_colour_model("hair", samples["hair"]), "skin": skin, "clothes": fit_colour_model("clothes", clothes)}
+        self.models = {
+            "hair": fit_colour_model("hair", samples["hair"]),
+            "skin": skin,
+            "clothes": fit_colour_model("clothes", clothes),
+        }
 
     # ---- inference -----------------------------------------------------------------------------------------
     def _class_probabilities(self, frame: np.ndarray, face: FaceFrame) -> np.ndarray:
@@ -157,7 +168,9 @@ class MediapipeParser:
         labels[stray & (v <= 0.4)] = L.SKIN
         return labels
 
-    def parse(self, frames: np.ndarray, landmarks: np.ndarray, progress: Callable[[int, int], None] | None = None) -> Iterator[np.ndarray]:
+    def parse(
+        self, frames: np.ndarray, landmarks: np.ndarray, progress: Callable[[int, int], None] | None = None
+    ) -> Iterator[np.ndarray]:
         import mediapipe as mp
 
         count, size = len(frames), frames.shape[1]
@@ -178,7 +191,11 @@ class MediapipeParser:
             for index in range(count):
                 while next_to_compute <= min(count - 1, index + half):
                     window.append(
-                        (next_to_compute, person_probability(next_to_compute), self._class_probabilities(np.asarray(frames[next_to_compute]), faces[next_to_compute]))
+                        (
+                            next_to_compute,
+                            person_probability(next_to_compute),
+                            self._class_probabilities(np.asarray(frames[next_to_compute]), faces[next_to_compute]),
+                        )
                     )
                     next_to_compute += 1
                 while window[0][0] < index - half:

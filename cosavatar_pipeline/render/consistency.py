@@ -20,7 +20,9 @@ def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """Sample ``image`` at x + flow(x) (bilinear): brings frame t into frame t+1 with the flow t+1 -> t."""
     height, width = flow.shape[:2]
     xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    return cv2.remap(np.asarray(image), xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(
+        np.asarray(image), xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
 
 
 @dataclass
@@ -54,7 +56,9 @@ def source_flow(frames: np.ndarray, tolerance_px: float = OCCLUSION_TOLERANCE_PX
     return SourceFlow(backward, valid)
 
 
-def warping_error(sequence: np.ndarray, flow: SourceFlow, pairs: np.ndarray | None = None, region: np.ndarray | None = None) -> float:
+def warping_error(
+    sequence: np.ndarray, flow: SourceFlow, pairs: np.ndarray | None = None, region: np.ndarray | None = None
+) -> float:
     """Mean absolute difference (0-255 levels) between frame t+1 of ``sequence`` and its frame t warped by the
     source's flow, over valid pixels (and inside ``region`` of frame t+1 when given, (N, H, W) bool), averaged
     over the pairs ``pairs`` (indices t; default all)."""
@@ -64,7 +68,9 @@ def warping_error(sequence: np.ndarray, flow: SourceFlow, pairs: np.ndarray | No
         mask = flow.valid[t] if region is None else flow.valid[t] & region[t + 1]
         if not mask.any():
             continue
-        difference = np.abs(np.asarray(sequence[t + 1], np.float32) - warp(sequence[t], flow.backward[t]).astype(np.float32))
+        difference = np.abs(
+            np.asarray(sequence[t + 1], np.float32) - warp(sequence[t], flow.backward[t]).astype(np.float32)
+        )
         total += float(difference[mask].sum())
         weight += int(mask.sum()) * difference.shape[-1]
     if weight == 0:

@@ -52,7 +52,11 @@ def drive_avatar(
         codes, clipped = clamp_codes(codes, dataset.expressions, settings.clamp_margin)
     offsets = warp_offsets(moved.displacements, dataset.warp_landmarks)
     rgb = render_frames(model, dataset, codes, moved.rotations, moved.translations, offsets, progress=progress)["rgb"]
-    figures = {"clamped_code_fraction": clipped, "retarget_scale_x": float(moved.scale[0]), "retarget_scale_y": float(moved.scale[1])}
+    figures = {
+        "clamped_code_fraction": clipped,
+        "retarget_scale_x": float(moved.scale[0]),
+        "retarget_scale_y": float(moved.scale[1]),
+    }
     return Reenactment(rgb, figures, float(moved.scale[1] / moved.scale[0]))
 
 
@@ -74,7 +78,9 @@ def identity_drift_pct(rendered: np.ndarray, motion: DrivingMotion, target: Face
     }
 
 
-def reenactment_figures(reenactment: Reenactment, driver_frames: np.ndarray, motion: DrivingMotion, target: FaceModel) -> dict[str, float]:
+def reenactment_figures(
+    reenactment: Reenactment, driver_frames: np.ndarray, motion: DrivingMotion, target: FaceModel
+) -> dict[str, float]:
     """Expression figures of the render against the driver's own frames (its mouth signal scaled to the target's
     face), identity drift, and how the motion was mapped."""
     count = len(reenactment.rgb)

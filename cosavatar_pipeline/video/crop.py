@@ -69,7 +69,11 @@ class FaceDetector:
     def detect(self, rgb: np.ndarray) -> list[FaceBox]:
         height, width = rgb.shape[:2]
         scale = min(1.0, DETECTION_MAX_SIDE / max(height, width))
-        small = cv2.resize(rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+        small = (
+            cv2.resize(rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+            if scale < 1
+            else rgb
+        )
         result = self._detector.process(np.ascontiguousarray(small))
         faces = []
         for detection in result.detections or []:

@@ -22,7 +22,9 @@ class VideoFrames:
             self._reader = decord.VideoReader(str(self.path), ctx=decord.cpu(0), num_threads=1)
             self.frame_count = len(self._reader)
             # (N, 2) start / end seconds of each frame, from the container's timestamps
-            self.timestamps = np.asarray(self._reader.get_frame_timestamp(np.arange(self.frame_count)), dtype=np.float64)
+            self.timestamps = np.asarray(
+                self._reader.get_frame_timestamp(np.arange(self.frame_count)), dtype=np.float64
+            )
         except decord.DECORDError as exc:
             raise InputError(self.label, f"cannot be decoded ({str(exc).splitlines()[0]})") from None
         if self.frame_count == 0:

@@ -13,7 +13,9 @@ import numpy as np
 from cosavatar_pipeline.atomic import atomic_file
 
 
-def write_mp4(path: Path, frames: Iterable[np.ndarray], fps: float, crf: int = 20, audio_from: Path | None = None) -> int:
+def write_mp4(
+    path: Path, frames: Iterable[np.ndarray], fps: float, crf: int = 20, audio_from: Path | None = None
+) -> int:
     """Encode (H, W, 3) uint8 frames; the file appears only when complete. Returns the frame count.
 
     ``audio_from``: a media file whose first audio track (if any) is re-encoded to AAC alongside, cut to the

@@ -140,7 +140,8 @@ def _open_video(path: Path, max_duration_s: float):
 def _check_declared_size(path: Path, stream, container, max_duration_s: float) -> None:
     if max(stream.width or 0, stream.height or 0) > MAX_SIDE_PX:
         raise InputError(
-            path, f"resolution {stream.width}x{stream.height} is too large: the long side may be at most {MAX_SIDE_PX} px"
+            path,
+            f"resolution {stream.width}x{stream.height} is too large: the long side may be at most {MAX_SIDE_PX} px",
         )
     declared = None
     if stream.duration is not None and stream.time_base is not None:
@@ -164,12 +165,16 @@ def display_rotation(frame: av.VideoFrame, path: Path) -> int:
     Phones store portrait video sideways with such a matrix. decord (0.6.0, pinned) applies the rotation when it
     decodes, so the frames the stages read are upright; tests/test_video.py checks it on 90, 270 and 180 degree
     clips. It does not apply mirroring, and no decoder here applies other angles: those clips are refused."""
-    matrix = next((np.frombuffer(bytes(data), np.int32) for data in frame.side_data if data.type.name == "DISPLAYMATRIX"), None)
+    matrix = next(
+        (np.frombuffer(bytes(data), np.int32) for data in frame.side_data if data.type.name == "DISPLAYMATRIX"), None
+    )
     if matrix is None:
         return 0
     a, b, c, d = matrix[[0, 1, 3, 4]].astype(np.float64)
     if a * d - b * c < 0:
-        raise InputError(path, "is stored mirrored (its display matrix flips the picture): re-export it without mirroring")
+        raise InputError(
+            path, "is stored mirrored (its display matrix flips the picture): re-export it without mirroring"
+        )
     degrees = int(round(frame.rotation)) % 360
     if degrees % 90:
         raise InputError(path, f"asks to be shown rotated by {degrees} degrees: only quarter turns are supported")

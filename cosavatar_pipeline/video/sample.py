@@ -46,8 +46,12 @@ class Motion:
         )
 
 
-TALKING = Motion(mouth_rate_hz=2.2, mouth_amount=0.28, blink_times_s=(0.9, 2.6, 3.7), yaw_like_shift_px=7.0, roll_deg=4.0, nod_px=4.0)
-DRIVING = Motion(mouth_rate_hz=0.9, mouth_amount=0.32, blink_times_s=(1.5, 3.1), yaw_like_shift_px=4.0, roll_deg=-6.0, nod_px=7.0)
+TALKING = Motion(
+    mouth_rate_hz=2.2, mouth_amount=0.28, blink_times_s=(0.9, 2.6, 3.7), yaw_like_shift_px=7.0, roll_deg=4.0, nod_px=4.0
+)
+DRIVING = Motion(
+    mouth_rate_hz=0.9, mouth_amount=0.32, blink_times_s=(1.5, 3.1), yaw_like_shift_px=4.0, roll_deg=-6.0, nod_px=7.0
+)
 
 
 def _portrait() -> np.ndarray:
@@ -91,8 +95,12 @@ def render_clip(image: np.ndarray, points: np.ndarray, motion: Motion, seconds: 
     centre = source_xy.mean(axis=0)
     # Fixed anchors keep the frame border and shoulders still (static camera, moving head).
     border = np.array(
-        [(x, y) for x in np.linspace(0, width - 1, 9) for y in np.linspace(0, height - 1, 9)
-         if x in (0, width - 1) or y in (0, height - 1) or y > centre[1] + 0.55 * (height - centre[1])]
+        [
+            (x, y)
+            for x in np.linspace(0, width - 1, 9)
+            for y in np.linspace(0, height - 1, 9)
+            if x in (0, width - 1) or y in (0, height - 1) or y > centre[1] + 0.55 * (height - centre[1])
+        ]
     )
     grid_step = 2
     grid_y, grid_x = np.mgrid[0:height:grid_step, 0:width:grid_step].astype(np.float64)
@@ -108,8 +116,12 @@ def render_clip(image: np.ndarray, points: np.ndarray, motion: Motion, seconds: 
         )
         offset = interpolate(grid_x, grid_y)
         offset = np.nan_to_num(offset)
-        map_x = cv2.resize((grid_x + offset[..., 0]).astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-        map_y = cv2.resize((grid_y + offset[..., 1]).astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+        map_x = cv2.resize(
+            (grid_x + offset[..., 0]).astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR
+        )
+        map_y = cv2.resize(
+            (grid_y + offset[..., 1]).astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR
+        )
         frame = cv2.remap(image, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         if mouth > 0.03:
             # The gap the jaw opened: between where the lower lip was (head motion only) and where it is now.
@@ -117,7 +129,12 @@ def render_clip(image: np.ndarray, points: np.ndarray, motion: Motion, seconds: 
             gap = np.vstack([closed_lip, target_xy[lower_inner_lip][::-1]])
             mouth_hole = np.zeros((height, width), np.uint8)
             cv2.fillPoly(mouth_hole, [np.round(gap).astype(np.int32)], 255)
-            alpha = cv2.GaussianBlur(mouth_hole, (5, 5), 0)[..., None].astype(np.float32) / 255 * min(1.0, mouth / 0.1) * 0.9
+            alpha = (
+                cv2.GaussianBlur(mouth_hole, (5, 5), 0)[..., None].astype(np.float32)
+                / 255
+                * min(1.0, mouth / 0.1)
+                * 0.9
+            )
             frame = (frame * (1 - alpha) + np.array([60, 20, 25], np.float32) * alpha).astype(np.uint8)
         yield frame
 

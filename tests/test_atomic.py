@@ -1,6 +1,8 @@
+import json
+
 import pytest
 
-from cosavatar_pipeline.atomic import atomic_directory, write_json_atomic
+from cosavatar_pipeline.atomic import atomic_directory, atomic_file, write_json_atomic
 
 
 def test_failed_write_keeps_the_earlier_output(tmp_path):
@@ -140,3 +142,30 @@ def test_a_writer_killed_between_the_two_renames_loses_nothing(tmp_path):
         (staging / "new.txt").write_text("new")
     assert (final / "new.txt").exists()
     assert sorted(p.name for p in final.parent.iterdir() if not p.name.endswith(".lock")) == ["woman"]
+
+
+def test_a_full_disk_mid_write_keeps_the_earlier_output(tmp_path):
+    """ENOSPC part way through a file or a folder: the earlier version stays whole, no temp file or staging folder is
+    left to fill the disk further."""
+    import errno
+
+    def fill_disk(handle_or_folder):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    write_json_atomic(tmp_path / "entry.json", {"a": 1})
+    with pytest.raises(OSError, match="No space left"):
+        with atomic_file(tmp_path / "entry.json", "w") as handle:
+            handle.write('{"a": ')
+            fill_disk(handle)
+    assert json.loads((tmp_path / "entry.json").read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["entry.json"]
+
+    target = tmp_path / "asset" / "video_a"
+    with atomic_directory(target) as staging:
+        (staging / "data.bin").write_bytes(b"first")
+    with pytest.raises(OSError, match="No space left"):
+        with atomic_directory(target) as staging:
+            (staging / "data.bin").write_bytes(b"half")
+            fill_disk(staging)
+    assert (target / "data.bin").read_bytes() == b"first"
+    assert sorted(p.name for p in target.parent.iterdir() if not p.name.endswith(".lock")) == ["video_a"]

@@ -8,18 +8,14 @@ from typing import Optional
 import dagster as dg
 import numpy as np
 
-from assets.background_plate import PLATE_FILE
-from assets.face_coefficients import load_face_model
-from assets.face_parsing import load_labels
+from assets.inputs import avatar_inputs
 from assets.partitions import video_partitions
 from assets.placement import GPU_POOL, GPU_STEP_TAGS
 from assets.reporting import manifest_output, preview_metadata
 from cosavatar_pipeline.nerf.checkpoint import META_FILE, TENSORS_FILE
 from cosavatar_pipeline.nerf.config import NERF_PRESETS, NerfConfig
-from cosavatar_pipeline.nerf.dataset import AvatarDataset
 from cosavatar_pipeline.nerf.evaluation import evaluate_holdout
 from cosavatar_pipeline.nerf.trainer import train_avatar
-from cosavatar_pipeline.video.frames import FRAMES_FILE, load_frames
 from resources import ComputeDevice, Manifest, MlflowTracking, StorageResource, mlflow_metadata
 
 MIN_GAIN_OVER_PLATE_DB = 5.0  # asset check: held-out PSNR must beat showing the background plate alone by this
@@ -35,27 +31,6 @@ class AvatarSettings(dg.Config):
     def nerf_config(self, preset: str) -> NerfConfig:
         overrides = {k: v for k, v in self.model_dump().items() if v is not None}
         return dataclasses.replace(NERF_PRESETS[preset], **overrides)
-
-
-def load_avatar_dataset(
-    frames: Manifest,
-    face_coefficients: Manifest,
-    face_parsing: Manifest,
-    background_plate: Manifest,
-    config: NerfConfig,
-    training_frames: np.ndarray | None = None,
-    training_labels: np.ndarray | None = None,
-) -> AvatarDataset:
-    """The video's training data; ``training_frames`` / ``training_labels`` replace its frames and label maps
-    (an edit round's targets)."""
-    return AvatarDataset(
-        frames=load_frames(frames.path(FRAMES_FILE).parent, mmap=False) if training_frames is None else training_frames,
-        label_maps=load_labels(face_parsing) if training_labels is None else training_labels,
-        plate=np.load(background_plate.path(PLATE_FILE)),
-        face_model=load_face_model(face_coefficients),
-        config=config,
-        fps=frames.info["fps"],
-    )
 
 
 @dg.asset(
@@ -86,7 +61,7 @@ def avatar(
     device: ComputeDevice,
 ) -> dg.Output[Manifest]:
     nerf_config = config.nerf_config(frames.info["preset"])
-    dataset = load_avatar_dataset(frames, face_coefficients, face_parsing, background_plate, nerf_config)
+    dataset = avatar_inputs(frames, face_coefficients, face_parsing, background_plate).dataset(nerf_config)
     inputs_version = ":".join(m.data_version for m in (frames, face_coefficients, face_parsing, background_plate))
     scratch = storage.checkpoint_folder(context, inputs_version=inputs_version)
     torch_device = device.torch_device()

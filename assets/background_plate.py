@@ -3,17 +3,14 @@
 import dagster as dg
 import numpy as np
 
-from assets.face_parsing import load_labels
 from assets.partitions import video_partitions
 from assets.reporting import manifest_output, preview_metadata
 from cosavatar_pipeline.parsing.background import estimate_background
 from cosavatar_pipeline.preview import save_png
-from cosavatar_pipeline.video.frames import FRAMES_FILE, load_frames
+from cosavatar_pipeline.stages.background_plate import NEVER_SEEN_FILE, PLATE_FILE, PLATE_PNG
+from cosavatar_pipeline.stages.face_parsing import load_labels
+from cosavatar_pipeline.stages.frames import load_frames
 from resources import Manifest, MlflowTracking, StorageResource, mlflow_metadata
-
-PLATE_FILE = "plate.npy"
-NEVER_SEEN_FILE = "never_seen.npy"
-PLATE_PNG = "plate.png"
 
 
 @dg.asset(
@@ -31,8 +28,8 @@ def background_plate(
     storage: StorageResource,
     tracking: MlflowTracking,
 ) -> dg.Output[Manifest]:
-    images = load_frames(frames.path(FRAMES_FILE).parent)
-    result = estimate_background(images, load_labels(face_parsing))
+    images = load_frames(frames.directory)
+    result = estimate_background(images, load_labels(face_parsing.directory))
     never_seen = result.never_seen.astype(np.uint8) * 255
     preview = np.concatenate([result.plate, np.repeat(never_seen[..., None], 3, axis=2), np.asarray(images[0])], axis=1)
     with storage.write_partition(context) as writer, tracking.run(context) as run:

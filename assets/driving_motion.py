@@ -3,11 +3,11 @@
 import dagster as dg
 import numpy as np
 
-from assets.face_coefficients import load_face_model
 from assets.partitions import video_partitions
 from assets.reporting import manifest_output
 from cosavatar_pipeline.face.geometry import rotation_angle_deg
 from cosavatar_pipeline.face.motion import DrivingMotion
+from cosavatar_pipeline.stages.face_coefficients import load_face_model
 from resources import Manifest, StorageResource
 
 
@@ -22,7 +22,7 @@ from resources import Manifest, StorageResource
 def driving_motion(
     context: dg.AssetExecutionContext, face_coefficients: Manifest, storage: StorageResource
 ) -> dg.Output[Manifest]:
-    motion = DrivingMotion.from_face_model(load_face_model(face_coefficients))
+    motion = DrivingMotion.from_face_model(load_face_model(face_coefficients.directory))
     angles = rotation_angle_deg(np.eye(3)[None], motion.relative_rotation)
     figures = {
         "frame_count": len(motion.displacements),

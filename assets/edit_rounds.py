@@ -2,7 +2,6 @@
 per step so a user sees and audits every round. Partitioned by (edit, video); they read the video's stages as
 they are, so adding an edit never recomputes a reconstruction."""
 
-import os
 import shutil
 from pathlib import Path
 from typing import Optional
@@ -10,14 +9,13 @@ from typing import Optional
 import dagster as dg
 import numpy as np
 
-from assets.avatar import load_avatar_dataset
-from assets.face_landmarks import LANDMARKS_FILE
-from assets.face_parsing import load_labels
+from assets.edit_graph import avatar_asset_name, dataset_asset_name, edit_of, edit_round_count
+from assets.inputs import avatar_inputs
 from assets.partitions import edit_video_partitions
 from assets.placement import GPU_POOL, GPU_STEP_TAGS
 from assets.reporting import ProgressLog, manifest_output, preview_metadata, user_errors_fail_the_step
 from cosavatar_pipeline.editing.choice import check_editor_can_run, choose_editor
-from cosavatar_pipeline.editing.config import DEFAULT_ROUNDS, EditRoundConfig, edit_round_config
+from cosavatar_pipeline.editing.config import EditRoundConfig, edit_round_config
 from cosavatar_pipeline.editing.dataset_update import RoundDataset, contact_rows, update_dataset
 from cosavatar_pipeline.editing.finetune import edited_training_data, evaluate_round, finetune_config
 from cosavatar_pipeline.editing.regions import check_region_present
@@ -29,7 +27,9 @@ from cosavatar_pipeline.parsing.labels import region_mask
 from cosavatar_pipeline.parsing.mediapipe_parser import MediapipeParser
 from cosavatar_pipeline.preview import evenly_spaced, save_png
 from cosavatar_pipeline.registry import EditSpec
-from cosavatar_pipeline.video.frames import FRAMES_FILE, load_frames
+from cosavatar_pipeline.stages.face_landmarks import load_landmarks
+from cosavatar_pipeline.stages.face_parsing import load_labels
+from cosavatar_pipeline.stages.frames import load_frames
 from resources import ComputeDevice, EditorResource, Manifest, MlflowTracking, StorageResource, mlflow_metadata
 
 CONTACT_SHEET_FILE = "contact_sheet.png"
@@ -37,23 +37,6 @@ CONTACT_SHEET_FILE = "contact_sheet.png"
 # band (inside it a style edit legitimately fades into the background); the avatar's leakage everywhere outside.
 MAX_TARGET_CHANGE_BEYOND_FEATHER = 0.5
 MAX_LEAKAGE_OUTSIDE = 3.0  # fine-tuned avatar vs the avatar before the round
-
-
-def edit_round_count() -> int:
-    """K, the number of rounds: ``COSAVATAR_EDIT_ROUNDS`` or 3. It shapes the asset graph, so it is read once."""
-    value = os.environ.get("COSAVATAR_EDIT_ROUNDS", str(DEFAULT_ROUNDS))
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"COSAVATAR_EDIT_ROUNDS must be a whole number >= 1, not {value!r}")
-    return int(value)
-
-
-def dataset_asset_name(k: int) -> str:
-    return f"edited_dataset_round_{k}"
-
-
-def avatar_asset_name(k: int) -> str:
-    """Round 0 is the unedited avatar."""
-    return "avatar" if k == 0 else f"edited_avatar_round_{k}"
 
 
 class EditRoundSettings(dg.Config):
@@ -68,22 +51,6 @@ class EditRoundSettings(dg.Config):
 
     def round_config(self, preset: str) -> EditRoundConfig:
         return edit_round_config(preset, **self.model_dump())
-
-
-def edit_of(context: dg.AssetExecutionContext, storage: StorageResource) -> tuple[EditSpec, str]:
-    """The partition's edit spec and video. An `edit` partition added in the web UI (the backfill dialog's "add
-    partition") has no spec: the first step of its run fails at once, saying how to register it."""
-    keys = context.partition_key.keys_by_dimension
-    name, registry = keys["edit"], storage.registry
-    if name not in registry.edit_names():
-        raise dg.Failure(
-            description=f"edit partition {name!r} has no registered edit spec (an edit partition added in the web UI "
-            f'has none): register it with `cosavatar add-edit "<prompt>" --name {name}` (or write '
-            f"{registry.edits_dir / (name + '.json')}) and launch the run again",
-            allow_retries=False,
-        )
-    with user_errors_fail_the_step():
-        return registry.get_edit(name), keys["video"]
 
 
 def check_edit_can_run(spec: EditSpec, video: str, label_maps: np.ndarray, editor: EditorResource) -> tuple[str, str]:
@@ -151,10 +118,10 @@ def build_dataset_round(k: int) -> dg.AssetsDefinition:
         preset = frames.info["preset"]
         round_config = config.round_config(preset)
         with user_errors_fail_the_step():
-            check_edit_can_run(spec, video, load_labels(face_parsing), editor)
+            check_edit_can_run(spec, video, load_labels(face_parsing.directory), editor)
         torch_device = device.torch_device()
         avatar_config = saved_config(Path(previous_avatar.directory))
-        dataset = load_avatar_dataset(frames, face_coefficients, face_parsing, background_plate, avatar_config)
+        dataset = avatar_inputs(frames, face_coefficients, face_parsing, background_plate).dataset(avatar_config)
         model = load_trained(Path(previous_avatar.directory), dataset, torch_device)
         with user_errors_fail_the_step():
             image_editor, reason = choose_editor(spec.editor, editor.settings(spec.ip2p_settings), torch_device)
@@ -164,13 +131,13 @@ def build_dataset_round(k: int) -> dg.AssetsDefinition:
             model, dataset, train, own_appearance=True, progress=ProgressLog(context, f"rendered {previous}", 25)
         )["rgb"]
         originals = dataset.frames[train]
-        original_labels = np.asarray(load_labels(face_parsing))[train]
+        original_labels = np.asarray(load_labels(face_parsing.directory))[train]
         with user_errors_fail_the_step(), device.peak_memory() as memory:
             round_dataset = update_dataset(
                 renders,
                 originals,
                 original_labels,
-                np.load(face_landmarks.path(LANDMARKS_FILE))[train],
+                load_landmarks(face_landmarks.directory)[train],
                 train,
                 image_editor,
                 MediapipeParser(),
@@ -279,12 +246,12 @@ def build_avatar_round(k: int) -> dg.AssetsDefinition:
         nerf_config = finetune_config(avatar_config, round_config)
         round_dataset = RoundDataset.load(Path(edited_dataset.directory))
         ids = np.asarray(round_dataset.frame_ids)
-        originals = load_frames(frames.path(FRAMES_FILE).parent, mmap=False)
+        originals = load_frames(frames.directory, mmap=False)
         training_frames, training_labels = edited_training_data(
-            originals, load_labels(face_parsing), ids, round_dataset.targets, round_dataset.label_maps
+            originals, load_labels(face_parsing.directory), ids, round_dataset.targets, round_dataset.label_maps
         )
-        dataset = load_avatar_dataset(
-            frames, face_coefficients, face_parsing, background_plate, avatar_config, training_frames, training_labels
+        dataset = avatar_inputs(frames, face_coefficients, face_parsing, background_plate).dataset(
+            avatar_config, training_frames, training_labels
         )
         torch_device = device.torch_device()
         initial = load_trained(Path(previous_avatar.directory), dataset).state_dict()
@@ -385,4 +352,3 @@ def build_edit_rounds(count: int) -> tuple[list[dg.AssetsDefinition], list[dg.As
 
 
 EDIT_ROUND_ASSETS, EDIT_ROUND_CHECKS = build_edit_rounds(edit_round_count())
-LAST_ROUND_AVATAR = avatar_asset_name(edit_round_count())

@@ -6,16 +6,14 @@ from typing import Optional
 
 import dagster as dg
 import numpy as np
-import pandas as pd
 
-from assets.face_landmarks import LANDMARKS_FILE, TRACKING_FILE
 from assets.partitions import video_partitions
 from assets.reporting import manifest_output, preview_metadata
 from cosavatar_pipeline.face.fitting import FitConfig, fit_face_model
-from cosavatar_pipeline.face.landmarks import LandmarkTrack
-from cosavatar_pipeline.face.model import FaceModel
 from cosavatar_pipeline.preview import contact_sheet, draw_points
-from cosavatar_pipeline.video.frames import FRAMES_FILE, load_frames
+from cosavatar_pipeline.stages.face_coefficients import load_face_model
+from cosavatar_pipeline.stages.face_landmarks import load_track
+from cosavatar_pipeline.stages.frames import load_frames
 from resources import Manifest, MlflowTracking, StorageResource, mlflow_metadata
 
 MAX_REPROJECTION_PCT_IOD = 1.5  # mean error bound of the asset check, % of inter-ocular distance
@@ -31,15 +29,6 @@ class FaceFitSettings(dg.Config):
 
     def fit_config(self) -> FitConfig:
         return dataclasses.replace(FitConfig(), **{k: v for k, v in self.model_dump().items() if v is not None})
-
-
-def load_track(face_landmarks: Manifest) -> LandmarkTrack:
-    table = pd.read_parquet(face_landmarks.path(TRACKING_FILE))
-    return LandmarkTrack(
-        points=np.load(face_landmarks.path(LANDMARKS_FILE)),
-        tracked=table["tracked"].to_numpy(),
-        detection_score=table["detection_score"].to_numpy(),
-    )
 
 
 @dg.asset(
@@ -59,7 +48,7 @@ def face_coefficients(
     storage: StorageResource,
     tracking: MlflowTracking,
 ) -> dg.Output[Manifest]:
-    track = load_track(face_landmarks)
+    track = load_track(face_landmarks.directory)
     fit_config = config.fit_config()
     with storage.write_partition(context) as writer, tracking.run(context) as run:
         run.log_params(dataclasses.asdict(fit_config))
@@ -72,7 +61,7 @@ def face_coefficients(
         files = result.model.save(writer.staging)
         figures = result.figures
         writer.record(files, **figures)
-        images = load_frames(frames.path(FRAMES_FILE).parent)
+        images = load_frames(frames.directory)
         picks = np.unique([result.model.neutral_frame, *np.linspace(0, len(images) - 1, 3).round().astype(int)])
         preview = contact_sheet(
             np.stack(
@@ -99,17 +88,13 @@ def face_coefficients(
     )
 
 
-def load_face_model(face_coefficients: Manifest) -> FaceModel:
-    return FaceModel.load(face_coefficients.path("face_model.npz").parent)
-
-
 @dg.asset_check(
     asset=face_coefficients,
     partitions_def=video_partitions,
     description=f"No NaN; mean reprojection error under {MAX_REPROJECTION_PCT_IOD}% of the inter-ocular distance.",
 )
 def face_coefficients_reproject(face_coefficients: Manifest) -> dg.AssetCheckResult:
-    model = load_face_model(face_coefficients)
+    model = load_face_model(face_coefficients.directory)
     finite = all(
         np.isfinite(a).all()
         for a in (

@@ -8,11 +8,10 @@ from assets.partitions import video_partitions
 from assets.reporting import ProgressLog, manifest_output, preview_metadata, user_errors_fail_the_step
 from cosavatar_pipeline.face.landmarks import track_landmarks
 from cosavatar_pipeline.preview import contact_sheet, draw_points
-from cosavatar_pipeline.video.frames import FRAMES_FILE, load_frames
+from cosavatar_pipeline.stages.face_landmarks import LANDMARKS_FILE, TRACKING_FILE, load_landmarks
+from cosavatar_pipeline.stages.frames import load_frames
 from resources import Manifest, MlflowTracking, StorageResource, mlflow_metadata
 
-LANDMARKS_FILE = "landmarks.npy"
-TRACKING_FILE = "tracking.parquet"
 MIN_TRACKED_RATIO_CHECK = 0.9
 
 
@@ -28,7 +27,7 @@ MIN_TRACKED_RATIO_CHECK = 0.9
 def face_landmarks(
     context: dg.AssetExecutionContext, frames: Manifest, storage: StorageResource, tracking: MlflowTracking
 ) -> dg.Output[Manifest]:
-    images = load_frames(frames.path(FRAMES_FILE).parent)
+    images = load_frames(frames.directory)
     with user_errors_fail_the_step(), storage.write_partition(context) as writer, tracking.run(context) as run:
         track = track_landmarks(
             images, label=f"video {context.partition_key!r}", progress=ProgressLog(context, "tracked frames", 50)
@@ -65,7 +64,7 @@ def face_landmarks(
     description=f"At least {MIN_TRACKED_RATIO_CHECK:.0%} of frames track; no NaN.",
 )
 def face_landmarks_tracked(face_landmarks: Manifest) -> dg.AssetCheckResult:
-    points = np.load(face_landmarks.path(LANDMARKS_FILE))
+    points = load_landmarks(face_landmarks.directory)
     ratio = face_landmarks.info["tracked_ratio"]
     finite = bool(np.isfinite(points).all())
     return dg.AssetCheckResult(

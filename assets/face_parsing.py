@@ -3,27 +3,23 @@
 import dagster as dg
 import numpy as np
 
-from assets.face_landmarks import LANDMARKS_FILE
 from assets.partitions import video_partitions
 from assets.reporting import ProgressLog, manifest_output, preview_metadata
 from cosavatar_pipeline.parsing import labels as L
 from cosavatar_pipeline.parsing.mediapipe_parser import MediapipeParser
 from cosavatar_pipeline.parsing.metrics import class_area_fractions, consecutive_iou, presence_ratio
 from cosavatar_pipeline.preview import contact_sheet
-from cosavatar_pipeline.video.frames import FRAMES_FILE, load_frames
+from cosavatar_pipeline.stages.face_landmarks import load_landmarks
+from cosavatar_pipeline.stages.face_parsing import LABELS_FILE
+from cosavatar_pipeline.stages.frames import load_frames
 from resources import Manifest, MlflowTracking, StorageResource, mlflow_metadata
 
-LABELS_FILE = "labels.npy"
 MIN_PRESENCE = 0.8  # hair and torso should show in most frames (a bald subject only warns)
 
 
 def overlay(frame: np.ndarray, label_map: np.ndarray, alpha: float = 0.55) -> np.ndarray:
     colours = L.palette()[label_map].astype(np.float32)
     return np.concatenate([frame, ((1 - alpha) * frame + alpha * colours).astype(np.uint8)], axis=1)
-
-
-def load_labels(face_parsing: Manifest) -> np.ndarray:
-    return np.load(face_parsing.path(LABELS_FILE), mmap_mode="r")
 
 
 @dg.asset(
@@ -43,8 +39,8 @@ def face_parsing(
     storage: StorageResource,
     tracking: MlflowTracking,
 ) -> dg.Output[Manifest]:
-    images = load_frames(frames.path(FRAMES_FILE).parent)
-    landmarks = np.load(face_landmarks.path(LANDMARKS_FILE))
+    images = load_frames(frames.directory)
+    landmarks = load_landmarks(face_landmarks.directory)
     parser = MediapipeParser()
     with storage.write_partition(context) as writer, tracking.run(context) as run:
         label_maps = np.lib.format.open_memmap(

@@ -6,10 +6,11 @@ import pandas as pd
 
 from assets.partitions import video_partitions
 from assets.reporting import ProgressLog, manifest_output, preview_metadata, user_errors_fail_the_step
-from assets.source_video import SOURCE_FILE
 from cosavatar_pipeline.presets import get_preset
 from cosavatar_pipeline.preview import contact_sheet
-from cosavatar_pipeline.video.frames import FRAMES_FILE, TIMESTAMPS_FILE, extract_frames, load_frames
+from cosavatar_pipeline.stages.frames import FRAMES_FILE, TIMESTAMPS_FILE, load_frames
+from cosavatar_pipeline.stages.source_video import SOURCE_FILE
+from cosavatar_pipeline.video.frames import extract_frames
 from resources import Manifest, MlflowTracking, StorageResource, mlflow_metadata
 
 
@@ -78,7 +79,7 @@ def frames(
     description="Frame array shape and count match the source duration × fps.",
 )
 def frames_cover_source_duration(frames: Manifest) -> dg.AssetCheckResult:
-    array = load_frames(frames.path(FRAMES_FILE).parent)
+    array = load_frames(frames.directory)
     table = pd.read_parquet(frames.path(TIMESTAMPS_FILE))
     size = frames.info["resolution"]
     expected = frames.info["frame_count"]

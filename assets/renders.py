@@ -8,15 +8,12 @@ from pathlib import Path
 import dagster as dg
 import numpy as np
 
-from assets.avatar import load_avatar_dataset
-from assets.edit_rounds import LAST_ROUND_AVATAR, edit_of
-from assets.face_landmarks import LANDMARKS_FILE
-from assets.face_parsing import load_labels
+from assets.driving import ReenactmentSettings, write_reenactment
+from assets.edit_graph import LAST_ROUND_AVATAR, edit_of
+from assets.inputs import avatar_inputs
 from assets.partitions import edit_video_partitions, video_partitions
 from assets.placement import GPU_POOL, GPU_STEP_TAGS
-from assets.reenactment import ReenactmentSettings, write_reenactment
 from assets.reporting import ProgressLog, manifest_output, preview_metadata
-from assets.source_video import SOURCE_FILE
 from cosavatar_pipeline.editing.composite import composite_into_source, psnr_outside_region
 from cosavatar_pipeline.editing.config import edit_round_config
 from cosavatar_pipeline.editing.dataset_update import RoundDataset
@@ -36,6 +33,9 @@ from cosavatar_pipeline.render.outputs import (
     side_by_side,
     write_render_set,
 )
+from cosavatar_pipeline.stages.face_landmarks import load_landmarks
+from cosavatar_pipeline.stages.face_parsing import load_labels
+from cosavatar_pipeline.stages.source_video import SOURCE_FILE
 from cosavatar_pipeline.video.encode import write_mp4
 from resources import (
     ComputeDevice,
@@ -97,8 +97,8 @@ def reconstruction_render(
     tracking: MlflowTracking,
     device: ComputeDevice,
 ) -> dg.Output[Manifest]:
-    dataset = load_avatar_dataset(
-        frames, face_coefficients, face_parsing, background_plate, saved_config(Path(avatar.directory))
+    dataset = avatar_inputs(frames, face_coefficients, face_parsing, background_plate).dataset(
+        saved_config(Path(avatar.directory))
     )
     rendered = _render_avatar(context, avatar, dataset, device.torch_device())
     figures = {
@@ -155,12 +155,12 @@ def final_render(
     device: ComputeDevice,
 ) -> dg.Output[Manifest]:
     spec, _ = edit_of(context, storage)
-    dataset = load_avatar_dataset(
-        frames, face_coefficients, face_parsing, background_plate, saved_config(Path(edited_avatar.directory))
+    dataset = avatar_inputs(frames, face_coefficients, face_parsing, background_plate).dataset(
+        saved_config(Path(edited_avatar.directory))
     )
     rendered = _render_avatar(context, edited_avatar, dataset, device.torch_device())
-    source, labels = dataset.frames, np.asarray(load_labels(face_parsing))
-    render_labels = np.stack(list(MediapipeParser().parse(rendered, np.load(face_landmarks.path(LANDMARKS_FILE)))))
+    source, labels = dataset.frames, np.asarray(load_labels(face_parsing.directory))
+    render_labels = np.stack(list(MediapipeParser().parse(rendered, load_landmarks(face_landmarks.directory))))
     delivered, _ = composite_into_source(
         rendered, source, labels, render_labels, spec.region, edit_round_config(frames.info["preset"])
     )
@@ -258,12 +258,7 @@ def reenacted_render(
     device: ComputeDevice,
 ) -> dg.Output[Manifest]:
     spec, video = edit_of(context, storage)
-    inputs = {
-        "frames": frames,
-        "face_coefficients": face_coefficients,
-        "face_parsing": face_parsing,
-        "background_plate": background_plate,
-    }
+    inputs = avatar_inputs(frames, face_coefficients, face_parsing, background_plate)
     return write_reenactment(
         context,
         config,

@@ -9,10 +9,9 @@ from assets.partitions import video_partitions
 from assets.reporting import user_errors_fail_the_step
 from cosavatar_pipeline.errors import InputError
 from cosavatar_pipeline.registry import sha256_of_file
+from cosavatar_pipeline.stages.source_video import SOURCE_FILE
 from cosavatar_pipeline.video.probe import probe_video
 from resources import Manifest, MlflowTracking, StorageResource, mlflow_metadata
-
-SOURCE_FILE = "source.mp4"
 
 
 def copy_source(original: Path, stored: Path) -> None:

@@ -15,7 +15,8 @@ from cosavatar_pipeline.face.model import FaceModel
 from cosavatar_pipeline.parsing.background import estimate_background
 from cosavatar_pipeline.parsing.mediapipe_parser import MediapipeParser
 from cosavatar_pipeline.presets import get_preset
-from cosavatar_pipeline.video.frames import extract_frames, load_frames
+from cosavatar_pipeline.stages.frames import load_frames
+from cosavatar_pipeline.video.frames import extract_frames
 
 SHARED_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "videos"
 

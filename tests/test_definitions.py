@@ -79,3 +79,17 @@ def test_the_domain_library_never_imports_dagster_or_the_layers_above_it():
     assert offenders == {}
     # and the check sees an import where there is one
     assert "dagster" in _imported_modules(package / "orchestration" / "definitions.py")
+
+
+def test_stage_modules_never_import_each_other():
+    """A stage's files and loaders live in `cosavatar_pipeline/stages/`; asset modules share only the helpers below
+    (partitions, reporting, GPU placement, the avatar's inputs, jobs, the edit graph, the driving step)."""
+    shared = {"partitions", "reporting", "placement", "inputs", "jobs", "edit_graph", "driving"}
+    offenders = {}
+    for path in (PROJECT_ROOT / "assets").glob("*.py"):
+        if path.stem in shared | {"__init__"}:
+            continue
+        bad = {m for m in _imported_modules(path) if m.startswith("assets.") and m.split(".")[1] not in shared}
+        if bad:
+            offenders[path.name] = sorted(bad)
+    assert offenders == {}

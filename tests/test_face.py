@@ -10,12 +10,12 @@ at 128 px). Rotation leaked into the displacements < 0.5 deg and pose jitter aga
 import numpy as np
 import pytest
 
-from assets.face_coefficients import load_face_model
 from cosavatar_pipeline.errors import InputError
 from cosavatar_pipeline.face import landmarks as lm
 from cosavatar_pipeline.face.landmarks import track_landmarks
 from cosavatar_pipeline.face.motion import DrivingMotion, retarget
-from cosavatar_pipeline.video.frames import load_frames
+from cosavatar_pipeline.stages.face_coefficients import load_face_model
+from cosavatar_pipeline.stages.frames import load_frames
 from tests.conftest import manifest_of
 
 
@@ -47,7 +47,7 @@ def test_fit_quality(fitted, video):
     assert info["rotation_leaked_into_displacements_deg"] < 0.5
     assert info["pose_jitter_deg_vs_5frame_average"] < 0.3
     assert info["expression_variance_explained"] > 0.95
-    model = load_face_model(_manifest(fitted, "face_coefficients", video))
+    model = load_face_model(_manifest(fitted, "face_coefficients", video).directory)
     # metric scale: pupils 63 mm apart; a plausible face depth (camera 0.4-2 m away)
     assert np.linalg.norm(model.identity[468] - model.identity[473]) == pytest.approx(63.0, abs=0.01)
     assert 400 < model.head_translation_world_from_canonical[:, 2].mean() < 2000
@@ -65,7 +65,7 @@ def test_fit_quality(fitted, video):
 
 
 def test_neutral_first_frame_is_near_zero_and_open_mouth_is_far(fitted):
-    model = load_face_model(_manifest(fitted, "face_coefficients", "man"))
+    model = load_face_model(_manifest(fitted, "face_coefficients", "man").directory)
     points = np.load(_manifest(fitted, "face_landmarks", "man").path("landmarks.npy"))
     opening = np.linalg.norm(points[:, 13, :2] - points[:, 14, :2], axis=-1)
     widest = np.argsort(opening)[-5:]
@@ -76,7 +76,7 @@ def test_neutral_first_frame_is_near_zero_and_open_mouth_is_far(fitted):
 
 
 def test_retarget_onto_itself_returns_its_own_codes_and_poses(fitted):
-    model = load_face_model(_manifest(fitted, "face_coefficients", "woman"))
+    model = load_face_model(_manifest(fitted, "face_coefficients", "woman").directory)
     motion = DrivingMotion.load(_manifest(fitted, "driving_motion", "woman").path("driving_motion.npz").parent)
     moved = retarget(motion, model)
     np.testing.assert_allclose(moved.scale, 1.0)  # the same face: nothing to scale
@@ -86,8 +86,8 @@ def test_retarget_onto_itself_returns_its_own_codes_and_poses(fitted):
 
 
 def test_retarget_driver_mouth_onto_target(fitted):
-    target = load_face_model(_manifest(fitted, "face_coefficients", "woman"))
-    driver = load_face_model(_manifest(fitted, "face_coefficients", "man"))
+    target = load_face_model(_manifest(fitted, "face_coefficients", "woman").directory)
+    driver = load_face_model(_manifest(fitted, "face_coefficients", "man").directory)
     motion = DrivingMotion.load(_manifest(fitted, "driving_motion", "man").path("driving_motion.npz").parent)
     moved = retarget(motion, target)
     codes, rotations = moved.codes, moved.rotations

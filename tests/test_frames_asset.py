@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 
-from cosavatar_pipeline.video.frames import load_frames
+from cosavatar_pipeline.stages.frames import load_frames
 from tests.conftest import TALKING_WOMAN, shared_video
 
 INGEST = ["source_video", "frames"]

@@ -193,11 +193,11 @@ def test_landmark_warp_maps_the_moved_lower_lip_back_to_the_neutral_lip(real_cli
     """A hand-made jaw drop on a real neutral face: the lower lip and everything below the mouth corners moved
     10 mm down. A point on the moved lower lip maps back to the neutral lip; the forehead does not move; the
     grid-sampled field matches the direct sum over landmarks."""
-    from assets.face_coefficients import load_face_model
     from cosavatar_pipeline.face import landmarks as lm
     from cosavatar_pipeline.nerf import deformation
+    from cosavatar_pipeline.stages.face_coefficients import load_face_model
 
-    identity = load_face_model(manifest_of(real_clips, "face_coefficients", "woman")).identity
+    identity = load_face_model(manifest_of(real_clips, "face_coefficients", "woman").directory).identity
     ids = deformation.warp_landmarks(identity)
     neutral = identity[ids]
     below_mouth = (neutral[:, 1] > identity[list(lm.MOUTH_CORNERS), 1].mean() + 2.0) | np.isin(ids, lm.LOWER_INNER_LIP)
@@ -263,14 +263,14 @@ def test_open_mouth_points_go_behind_the_lips_instead_of_stretching_them():
 def test_the_head_pose_shapes_the_hair_but_never_the_face(real_clips):
     """The warped head field reads the head pose (hair hangs by gravity) only away from the face: the pose part of
     the field's condition is (nearly) zero at the face's landmarks and whole 40 mm above the forehead."""
-    from assets.face_coefficients import load_face_model
     from cosavatar_pipeline.nerf.config import nerf_config
     from cosavatar_pipeline.nerf.dataset import head_box_from_identity
     from cosavatar_pipeline.nerf.deformation import warp_landmarks
     from cosavatar_pipeline.nerf.model import AvatarModel, FaceSetup
     from cosavatar_pipeline.nerf.sampler import normalise_to_box
+    from cosavatar_pipeline.stages.face_coefficients import load_face_model
 
-    identity = load_face_model(manifest_of(real_clips, "face_coefficients", "woman")).identity
+    identity = load_face_model(manifest_of(real_clips, "face_coefficients", "woman").directory).identity
     box = head_box_from_identity(identity)
     face = FaceSetup(identity, warp_landmarks(identity), np.zeros(4), np.ones(4), np.full(3, 0.2))
     model = AvatarModel(nerf_config("tiny"), 10, 4, box, box + [[0, 0, 400], [0, 0, 400]], face)
@@ -326,7 +326,7 @@ def test_avatar_reports_both_holdouts_and_expression_figures(trained_avatars):
     assert info["expression_control"] == "landmark_warp" and 4 <= info["expression_components"] <= 32
     # the colour a never-lit mouth inside takes, stored with the avatar: darker than the person's face
     tensors, _ = load_checkpoint(manifest_of(trained_avatars, "avatar", "woman").directory)
-    from cosavatar_pipeline.video.frames import FRAMES_FILE
+    from cosavatar_pipeline.stages.frames import FRAMES_FILE
 
     frames = np.load(manifest_of(trained_avatars, "frames", "woman").path(FRAMES_FILE), mmap_mode="r")
     face = frames[0, frames.shape[1] // 3 : frames.shape[1] // 2, frames.shape[2] // 3 : 2 * frames.shape[2] // 3]

@@ -8,17 +8,17 @@ below that. Small parts (eyes, lips: a few dozen pixels at 128 px) are not bound
 import numpy as np
 import pytest
 
-from assets.face_parsing import load_labels
 from cosavatar_pipeline.parsing import labels as L
 from cosavatar_pipeline.parsing.labels import region_mask
 from cosavatar_pipeline.parsing.mediapipe_parser import FaceFrame
+from cosavatar_pipeline.stages.face_parsing import load_labels
 from tests.conftest import manifest_of
 
 STABLE_CLASSES = ("background", "skin", "hair", "neck", "cloth")
 
 
 def _parsed(pipeline, video):
-    labels = np.asarray(load_labels(manifest_of(pipeline, "face_parsing", video)))
+    labels = np.asarray(load_labels(manifest_of(pipeline, "face_parsing", video).directory))
     landmarks = np.load(manifest_of(pipeline, "face_landmarks", video).path("landmarks.npy"))
     return labels, landmarks
 

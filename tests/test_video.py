@@ -5,8 +5,9 @@ import pytest
 
 from cosavatar_pipeline.errors import InputError
 from cosavatar_pipeline.presets import get_preset
+from cosavatar_pipeline.stages.frames import load_frames
 from cosavatar_pipeline.video.decode import VideoFrames, constant_rate_source_indices
-from cosavatar_pipeline.video.frames import check_video, extract_frames, load_frames
+from cosavatar_pipeline.video.frames import check_video, extract_frames
 from cosavatar_pipeline.video.probe import probe_video
 from tests.conftest import DRIVING_MAN, shared_video
 from tests.media import portrait_frames, write_clip, write_phone_clip, write_variable_rate_clip

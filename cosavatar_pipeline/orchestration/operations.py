@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-import numpy as np
 
 from cosavatar_pipeline.editing.config import DEFAULT_IP2P_SETTINGS
 from cosavatar_pipeline.errors import RegistryError
@@ -21,6 +20,7 @@ from cosavatar_pipeline.home import HomeLayout, layout
 from cosavatar_pipeline.orchestration.executors import executor_name
 from cosavatar_pipeline.orchestration.instance_config import write_instance_config
 from cosavatar_pipeline.registry import EditSpec, Registry, VideoRegistration, sha256_of_file
+from cosavatar_pipeline.stages.face_parsing import load_labels
 from cosavatar_pipeline.video.frames import check_video
 
 VIDEO_JOB = "reconstruct_video"
@@ -154,7 +154,6 @@ class Pipeline:
         """What would fail an edit's first round, checked before launching it: both registered, the video's avatar
         stored, the edit's region present in the video, its editor able to run here."""
         from assets.edit_rounds import check_edit_can_run
-        from assets.face_parsing import LABELS_FILE
         from resources.editor import EditorResource
 
         spec = self.registry.get_edit(edit)
@@ -164,7 +163,7 @@ class Pipeline:
             raise RegistryError(
                 f"video {video!r} has no {' or '.join(missing)} yet: run `cosavatar materialize --video {video}` first"
             )
-        labels = np.load(self.asset_folder("face_parsing", video) / LABELS_FILE, mmap_mode="r")
+        labels = load_labels(self.asset_folder("face_parsing", video))
         check_edit_can_run(spec, video, labels, EditorResource())
 
     def materialize_edit(

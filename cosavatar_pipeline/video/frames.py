@@ -12,14 +12,12 @@ import numpy as np
 import pandas as pd
 
 from cosavatar_pipeline.presets import Preset
+from cosavatar_pipeline.stages.frames import FRAMES_FILE, TIMESTAMPS_FILE
 from cosavatar_pipeline.video.crop import CropBox, FaceDetector, choose_crop
 from cosavatar_pipeline.video.decode import VideoFrames, constant_rate_source_indices
 from cosavatar_pipeline.video.probe import VideoInfo, probe_video
 
 CROP_SAMPLE_FRAMES = 24
-
-FRAMES_FILE = "frames.npy"
-TIMESTAMPS_FILE = "timestamps.parquet"
 
 
 @dataclass(frozen=True)
@@ -98,10 +96,6 @@ def extract_frames(
         upsampled=crop.size < size,
         seconds=time.perf_counter() - started,
     )
-
-
-def load_frames(frames_dir: Path, mmap: bool = True) -> np.ndarray:
-    return np.load(Path(frames_dir) / FRAMES_FILE, mmap_mode="r" if mmap else None)
 
 
 def check_video(path: Path) -> tuple[VideoInfo, CropBox]:

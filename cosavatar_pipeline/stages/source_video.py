@@ -1,0 +1,3 @@
+"""`source_video`: the registered file, copied into the store."""
+
+SOURCE_FILE = "source.mp4"

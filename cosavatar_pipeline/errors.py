@@ -24,3 +24,13 @@ class RegistryError(CosavatarError):
 
 class SettingError(CosavatarError, ValueError):
     """An environment setting is unusable: the message names the variable, its value and what it must be."""
+
+
+def require_file(path: Path) -> None:
+    """Raise an InputError naming ``path`` unless it is a regular, non-empty file."""
+    if not path.exists():
+        raise InputError(path, "does not exist")
+    if not path.is_file():
+        raise InputError(path, "is not a file")
+    if path.stat().st_size == 0:
+        raise InputError(path, "is empty (0 bytes)")

@@ -18,7 +18,7 @@ from pydantic.dataclasses import dataclass
 
 from cosavatar_pipeline.atomic import write_json_exclusive
 from cosavatar_pipeline.editing.config import DEFAULT_IP2P_SETTINGS, IP2P_SETTING_PRESETS
-from cosavatar_pipeline.errors import InputError, RegistryError
+from cosavatar_pipeline.errors import InputError, RegistryError, require_file
 from cosavatar_pipeline.presets import DEFAULT_PRESET, default_preset, get_preset
 from cosavatar_pipeline.slugs import name_from, validate_slug
 
@@ -169,12 +169,7 @@ class Registry:
         """Record a video file under a slug (preset: ``default_preset()`` when None). Checks only what is cheap;
         decoding is checked by the probe. ``sha256``: the file's, when the caller has hashed it already."""
         path = Path(path).expanduser()
-        if not path.exists():
-            raise InputError(path, "does not exist")
-        if not path.is_file():
-            raise InputError(path, "is not a file")
-        if path.stat().st_size == 0:
-            raise InputError(path, "is empty (0 bytes)")
+        require_file(path)
         preset = get_preset(preset).name if preset else default_preset()
         name = validate_slug(name) if name else name_from(path.stem, f"file name {path.name!r}")
         digest = sha256 or sha256_of_file(path)

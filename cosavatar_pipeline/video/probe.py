@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from cosavatar_pipeline.errors import InputError
+from cosavatar_pipeline.errors import InputError, require_file
 
 MIN_DURATION_S = 1.0
 MIN_SIDE_PX = 128
@@ -115,12 +115,7 @@ def check_header(path: Path, max_duration_s: float = MAX_DURATION_S) -> None:
 
 def _open_video(path: Path, max_duration_s: float):
     """The opened container, after every check its header allows."""
-    if not path.exists():
-        raise InputError(path, "does not exist")
-    if not path.is_file():
-        raise InputError(path, "is not a file")
-    if path.stat().st_size == 0:
-        raise InputError(path, "is empty (0 bytes)")
+    require_file(path)
     try:
         container = av.open(str(path))
     except av.FFmpegError as exc:

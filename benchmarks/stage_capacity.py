@@ -81,11 +81,13 @@ def measure_one(asset: str, partition: str, config: dict[str, dict]) -> dict:
     import dagster as dg
 
     from cosavatar_pipeline.orchestration.operations import Pipeline
+    from cosavatar_pipeline.slugs import key_parts
 
     pipeline = Pipeline()
     started = time.perf_counter()
-    if "|" in partition:
-        edit, video = partition.split("|")
+    parts = key_parts(partition)
+    if len(parts) == 2:
+        edit, video = parts
         outcome = pipeline.materialize_edit(edit, video, select=[asset], asset_config=config)
     else:
         outcome = pipeline.materialize_video(partition, select=[asset], asset_config=config)

@@ -12,6 +12,7 @@ import typer
 from cosavatar_pipeline.editing.config import DEFAULT_IP2P_SETTINGS, IP2P_SETTING_PRESETS
 from cosavatar_pipeline.errors import CosavatarError, InputError
 from cosavatar_pipeline.presets import DEFAULT_PRESET, PRESETS
+from cosavatar_pipeline.slugs import edit_video_key
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help=__doc__)
 
@@ -209,7 +210,7 @@ def status() -> None:
         spec = pipeline.registry.get_edit(edit_name)
         typer.echo(f"edit {edit_name!r}: {spec.prompt!r}, region {spec.region}, editor {spec.editor}")
         for name in pipeline.registry.video_names():
-            key = f"{edit_name}|{name}"
+            key = edit_video_key(edit_name, name)
             stored = [a for a in edit_assets if key in edit_done[a]]
             typer.echo(
                 f"  {name.ljust(width)}  {len(stored)}/{len(edit_assets)} edit stages"
@@ -356,7 +357,7 @@ def demo(
     typer.echo("")
     for asset in pipeline.video_asset_names():
         typer.echo(f"{asset:>22}: {pipeline.asset_folder(asset, target.name)}")
-    edit_key = f"{spec.name}|{target.name}"
+    edit_key = edit_video_key(spec.name, target.name)
     for asset in pipeline.edit_asset_names():
         typer.echo(f"{asset:>22}: {pipeline.asset_folder(asset, edit_key)}")
     _print_key_figures(pipeline, target.name)
@@ -431,7 +432,7 @@ def _print_edit_figures(pipeline, edit: str, video: str) -> None:
     import json
 
     for asset in pipeline.edit_asset_names():
-        manifest = pipeline.asset_folder(asset, f"{edit}|{video}") / "manifest.json"
+        manifest = pipeline.asset_folder(asset, edit_video_key(edit, video)) / "manifest.json"
         names = EDIT_FIGURES.get(asset.rsplit("_round_", 1)[0].removesuffix("_render"), ())
         if manifest.exists() and names:
             info = json.loads(manifest.read_text())["info"]

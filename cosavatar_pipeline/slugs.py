@@ -38,3 +38,17 @@ def validate_slug(name: str) -> str:
             f"e.g. {slugify(str(name))!r}",
         )
     return name
+
+
+# An (edit, video) partition key as Dagster spells a multi-partition key: the dimensions' values in the order of
+# their names, joined by "|" (tests/test_definitions.py checks it against ``dg.MultiPartitionKey``).
+KEY_SEPARATOR = "|"
+
+
+def edit_video_key(edit: str, video: str) -> str:
+    return f"{edit}{KEY_SEPARATOR}{video}"
+
+
+def key_parts(partition_key: str) -> list[str]:
+    """``video`` -> [video]; ``edit|video`` -> [edit, video]."""
+    return str(partition_key).split(KEY_SEPARATOR)

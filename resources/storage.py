@@ -20,7 +20,7 @@ from cosavatar_pipeline.atomic import atomic_directory, recover_interrupted_comm
 from cosavatar_pipeline.errors import InputError
 from cosavatar_pipeline.home import HomeLayout, layout
 from cosavatar_pipeline.registry import Registry, sha256_of_file
-from cosavatar_pipeline.slugs import validate_slug
+from cosavatar_pipeline.slugs import key_parts, validate_slug
 
 MANIFEST_FILE = "manifest.json"
 INPUTS_VERSION_FILE = "inputs_version.txt"
@@ -50,7 +50,7 @@ def partition_folder(store: Path, asset_name: str, partition_key: str) -> Path:
 
     Dagster accepts any string as a dynamic partition key (the web UI and GraphQL can add ``../../x``): a key
     becomes a path only when each of its parts is a slug."""
-    parts = str(partition_key).split("|")
+    parts = key_parts(partition_key)
     for part in parts:
         try:
             validate_slug(part)

@@ -93,3 +93,11 @@ def test_stage_modules_never_import_each_other():
         if bad:
             offenders[path.name] = sorted(bad)
     assert offenders == {}
+
+
+def test_edit_video_keys_are_spelled_as_dagster_spells_them():
+    from cosavatar_pipeline.slugs import edit_video_key, key_parts
+
+    assert edit_video_key("pink_hair", "woman") == str(dg.MultiPartitionKey({"video": "woman", "edit": "pink_hair"}))
+    assert key_parts(edit_video_key("pink_hair", "woman")) == ["pink_hair", "woman"]
+    assert key_parts("woman") == ["woman"]

@@ -6,7 +6,7 @@ export COSAVATAR_HOME ?= $(CURDIR)/.cosavatar
 export DAGSTER_HOME ?= $(COSAVATAR_HOME)/dagster
 MLFLOW_URI = $(or $(MLFLOW_TRACKING_URI),sqlite:///$(COSAVATAR_HOME)/mlflow.db)
 
-.PHONY: install lint demo test ui bench bench-nerf bench-expression bench-consistency bench-ip2p gpu-check bench-capacity clean-home
+.PHONY: install lint demo test test-fast ui bench bench-nerf bench-expression bench-consistency bench-ip2p gpu-check bench-capacity clean-home
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
+
+## the tests that need neither the team's clips nor an avatar beyond `tiny` (what CI runs is `make test`)
+test-fast: $(BIN)/.installed
+	$(BIN)/python -m pytest -q -m "not slow and not real_clips"
 
 ## ruff: lint and format check (settings in pyproject.toml); `$(BIN)/ruff format .` applies the format
 lint: $(BIN)/.installed

@@ -23,6 +23,17 @@ VIDEO_STAGES_BEFORE_AVATAR = [
 ]
 
 
+# `make test-fast` leaves out what needs the team's clips or an avatar trained beyond `tiny`: tests marked `slow`
+# or `real_clips`, and every test that uses one of these fixtures (marked here, so no test can forget it).
+REAL_CLIP_FIXTURES = {"real_clips", "trained_avatars", "backfilled_edit"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if REAL_CLIP_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.real_clips)
+
+
 def shared_video(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"test clip {path} is absent (the team's ../shared/videos folder is not beside this checkout)")

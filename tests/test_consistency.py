@@ -67,6 +67,7 @@ def test_the_loop_makes_inconsistent_edits_steadier(tiny_sample, tmp_path):
     )
 
 
+@pytest.mark.slow  # the whole `make gpu-check` script, end to end
 def test_gpu_check_runs_on_a_cpu_at_tiny_sizes(sample_clips, tmp_path):
     from benchmarks import gpu_check
 

@@ -5,6 +5,7 @@ import json
 import dagster as dg
 import numpy as np
 import pandas as pd
+import pytest
 from mlflow import MlflowClient
 
 from cosavatar_pipeline.stages.frames import load_frames
@@ -13,6 +14,7 @@ from tests.conftest import TALKING_WOMAN, shared_video
 INGEST = ["source_video", "frames"]
 
 
+@pytest.mark.real_clips
 def test_talking_woman_frames(pipeline, mlflow_uri):
     clip = shared_video(TALKING_WOMAN)
     pipeline.add_video(clip, name="talking_woman")

@@ -39,6 +39,7 @@ def test_variable_frame_rate_input_gives_constant_rate_output(tmp_path):
     assert load_frames(tmp_path).shape == (expected, 128, 128, 3)
 
 
+@pytest.mark.real_clips
 def test_frames_of_a_real_clip_are_face_centred():
     clip = shared_video(DRIVING_MAN)
     video = VideoFrames(clip)

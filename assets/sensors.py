@@ -82,11 +82,11 @@ def _register_inbox_file(path: Path, registry, known_partitions: set[str]):
 
     Only the header is checked here: a tick must stay short whatever the clip. Decoding every frame and finding
     the face happen in the run (`source_video`, `frames`), which fails with the same messages `add-video` gives."""
+    check_header(path)  # before hashing: an over-long or oversized clip is refused without reading it whole
     digest = sha256_of_file(path)
     existing = registry.find_video_by_sha256(digest)
     if existing is not None and existing.name not in known_partitions:
         return existing
-    check_header(path)
     return registry.register_video(path, sha256=digest)  # named after the file (an error when it has no a-z or 0-9)
 
 

@@ -13,24 +13,24 @@ from assets.partitions import video_partitions
 from assets.placement import GPU_POOL, GPU_STEP_TAGS
 from assets.reporting import manifest_output, preview_metadata
 from cosavatar_pipeline.nerf.checkpoint import META_FILE, TENSORS_FILE
-from cosavatar_pipeline.nerf.config import NERF_PRESETS, NerfConfig
+from cosavatar_pipeline.nerf.config import NerfConfig
 from cosavatar_pipeline.nerf.evaluation import evaluate_holdout
 from cosavatar_pipeline.nerf.trainer import train_avatar
+from cosavatar_pipeline.presets import nerf_config
 from resources import ComputeDevice, Manifest, MlflowTracking, StorageResource, mlflow_metadata
 
 MIN_GAIN_OVER_PLATE_DB = 5.0  # asset check: held-out PSNR must beat showing the background plate alone by this
 
 
 class AvatarSettings(dg.Config):
-    """Overrides of the preset's NeRF settings (``NERF_PRESETS``); unset fields keep the preset's values."""
+    """Overrides of the preset's NeRF settings (``presets.PRESETS``); unset fields keep the preset's values."""
 
     steps: Optional[int] = None
     rays_per_step: Optional[int] = None
     checkpoint_every: Optional[int] = None
 
     def nerf_config(self, preset: str) -> NerfConfig:
-        overrides = {k: v for k, v in self.model_dump().items() if v is not None}
-        return dataclasses.replace(NERF_PRESETS[preset], **overrides)
+        return nerf_config(preset, **self.model_dump())
 
 
 @dg.asset(

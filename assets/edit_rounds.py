@@ -15,7 +15,7 @@ from assets.partitions import edit_video_partitions
 from assets.placement import GPU_POOL, GPU_STEP_TAGS
 from assets.reporting import ProgressLog, manifest_output, preview_metadata, user_errors_fail_the_step
 from cosavatar_pipeline.editing.choice import check_editor_can_run, choose_editor
-from cosavatar_pipeline.editing.config import EditRoundConfig, edit_round_config
+from cosavatar_pipeline.editing.config import EditRoundConfig
 from cosavatar_pipeline.editing.dataset_update import RoundDataset, contact_rows, update_dataset
 from cosavatar_pipeline.editing.finetune import edited_training_data, evaluate_round, finetune_config
 from cosavatar_pipeline.editing.regions import check_region_present
@@ -25,6 +25,7 @@ from cosavatar_pipeline.nerf.render import render_dataset_frames
 from cosavatar_pipeline.nerf.trainer import load_trained, saved_config, train_avatar
 from cosavatar_pipeline.parsing.labels import region_mask
 from cosavatar_pipeline.parsing.mediapipe_parser import MediapipeParser
+from cosavatar_pipeline.presets import edit_round_config
 from cosavatar_pipeline.preview import evenly_spaced, save_png
 from cosavatar_pipeline.registry import EditSpec
 from cosavatar_pipeline.stages.face_landmarks import load_landmarks
@@ -40,7 +41,7 @@ MAX_LEAKAGE_OUTSIDE = 3.0  # fine-tuned avatar vs the avatar before the round
 
 
 class EditRoundSettings(dg.Config):
-    """Overrides of the preset's editing settings (``EDIT_ROUND_PRESETS``); unset fields keep the preset's values."""
+    """Overrides of the preset's editing settings (``presets.PRESETS``); unset fields keep the preset's values."""
 
     feather_fraction: Optional[float] = None
     growth_fraction: Optional[float] = None

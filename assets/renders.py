@@ -15,13 +15,13 @@ from assets.partitions import edit_video_partitions, video_partitions
 from assets.placement import GPU_POOL, GPU_STEP_TAGS
 from assets.reporting import ProgressLog, manifest_output, preview_metadata
 from cosavatar_pipeline.editing.composite import composite_into_source, psnr_outside_region
-from cosavatar_pipeline.editing.config import edit_round_config
 from cosavatar_pipeline.editing.dataset_update import RoundDataset
 from cosavatar_pipeline.nerf.metrics import psnr
 from cosavatar_pipeline.nerf.render import render_dataset_frames
 from cosavatar_pipeline.nerf.trainer import load_trained, saved_config
 from cosavatar_pipeline.parsing.labels import region_mask
 from cosavatar_pipeline.parsing.mediapipe_parser import MediapipeParser
+from cosavatar_pipeline.presets import edit_round_config
 from cosavatar_pipeline.preview import contact_sheet
 from cosavatar_pipeline.render.consistency import (
     consecutive_pairs,

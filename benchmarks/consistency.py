@@ -32,16 +32,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.clips import SHARED_VIDEOS, prepare_clip  # noqa: E402
 from cosavatar_pipeline.editing.blend import blend, feathered_mask  # noqa: E402
 from cosavatar_pipeline.editing.composite import composite_into_source, psnr_outside_region  # noqa: E402
-from cosavatar_pipeline.editing.config import edit_round_config  # noqa: E402
 from cosavatar_pipeline.editing.dataset_update import frame_seed  # noqa: E402
 from cosavatar_pipeline.editing.loop import EditRequest, run_edit_loop  # noqa: E402
 from cosavatar_pipeline.editing.perturbed import Perturbation, PerturbedEditor  # noqa: E402
-from cosavatar_pipeline.nerf.config import nerf_config  # noqa: E402
 from cosavatar_pipeline.nerf.dataset import AvatarDataset  # noqa: E402
 from cosavatar_pipeline.nerf.render import render_dataset_frames  # noqa: E402
 from cosavatar_pipeline.nerf.trainer import train_avatar  # noqa: E402
 from cosavatar_pipeline.parsing.labels import region_mask  # noqa: E402
 from cosavatar_pipeline.parsing.mediapipe_parser import MediapipeParser  # noqa: E402
+from cosavatar_pipeline.presets import edit_round_config, nerf_config  # noqa: E402
 from cosavatar_pipeline.preview import save_png  # noqa: E402
 from cosavatar_pipeline.render.consistency import consecutive_pairs, source_flow, warping_error  # noqa: E402
 

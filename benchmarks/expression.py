@@ -26,11 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.clips import SHARED_VIDEOS, prepare_clip  # noqa: E402
 from cosavatar_pipeline.face.motion import DrivingMotion  # noqa: E402
-from cosavatar_pipeline.nerf.config import code_conditioning, nerf_config  # noqa: E402
+from cosavatar_pipeline.nerf.config import code_conditioning  # noqa: E402
 from cosavatar_pipeline.nerf.dataset import AvatarDataset  # noqa: E402
 from cosavatar_pipeline.nerf.evaluation import evaluate_holdout  # noqa: E402
 from cosavatar_pipeline.nerf.render import render_dataset_frames  # noqa: E402
 from cosavatar_pipeline.nerf.trainer import train_avatar  # noqa: E402
+from cosavatar_pipeline.presets import nerf_config  # noqa: E402
 from cosavatar_pipeline.preview import save_png  # noqa: E402
 from cosavatar_pipeline.render.outputs import side_by_side  # noqa: E402
 from cosavatar_pipeline.render.reenactment import drive_avatar, reenactment_figures  # noqa: E402

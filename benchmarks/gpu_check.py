@@ -26,14 +26,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import ip2p_edit  # noqa: E402
 from benchmarks.clips import SHARED_VIDEOS, prepare_clip  # noqa: E402
 from benchmarks.random_ip2p import random_ip2p_pipeline  # noqa: E402
-from cosavatar_pipeline.editing.config import IP2PSettings, edit_round_config  # noqa: E402
+from cosavatar_pipeline.editing.config import IP2PSettings  # noqa: E402
 from cosavatar_pipeline.editing.ip2p import InstructPix2PixEditor  # noqa: E402
 from cosavatar_pipeline.editing.loop import EditRequest, run_edit_loop  # noqa: E402
-from cosavatar_pipeline.nerf.config import nerf_config  # noqa: E402
 from cosavatar_pipeline.nerf.dataset import AvatarDataset  # noqa: E402
 from cosavatar_pipeline.nerf.render import render_dataset_frames  # noqa: E402
 from cosavatar_pipeline.nerf.trainer import train_avatar  # noqa: E402
 from cosavatar_pipeline.parsing.mediapipe_parser import MediapipeParser  # noqa: E402
+from cosavatar_pipeline.presets import edit_round_config, nerf_config  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -27,11 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.clips import SHARED_VIDEOS, prepare_clip  # noqa: E402
 from cosavatar_pipeline.nerf.allocator import tune_glibc_malloc  # noqa: E402
-from cosavatar_pipeline.nerf.config import code_conditioning, nerf_config  # noqa: E402
+from cosavatar_pipeline.nerf.config import code_conditioning  # noqa: E402
 from cosavatar_pipeline.nerf.dataset import AvatarDataset  # noqa: E402
 from cosavatar_pipeline.nerf.evaluation import evaluate_holdout  # noqa: E402
 from cosavatar_pipeline.nerf.fields import DENSITY_BIAS  # noqa: E402
 from cosavatar_pipeline.nerf.trainer import build_model, build_optimizer, train_avatar, train_step  # noqa: E402
+from cosavatar_pipeline.presets import nerf_config  # noqa: E402
 from cosavatar_pipeline.preview import save_png  # noqa: E402
 
 DEFAULT_VIDEO = SHARED_VIDEOS / "talking_woman_bluebg.mp4"

@@ -115,13 +115,15 @@ def _in_subprocess(env: dict[str, str], *args: str) -> dict:
 
 def measure_preset(preset: str, video: Path, driver: Path, cap_steps: int, log) -> dict:
     from cosavatar_pipeline.cli import DRIVER_STAGES
-    from cosavatar_pipeline.editing.config import EDIT_ROUND_PRESETS
-    from cosavatar_pipeline.nerf.config import NERF_PRESETS
     from cosavatar_pipeline.orchestration.definitions import defs
     from cosavatar_pipeline.orchestration.operations import Pipeline
+    from cosavatar_pipeline.presets import get_preset
 
     caps = _step_caps(preset, cap_steps)
-    full_steps = {"avatar": NERF_PRESETS[preset].steps, "edited_avatar": EDIT_ROUND_PRESETS[preset].finetune_steps}
+    full_steps = {
+        "avatar": get_preset(preset).nerf.steps,
+        "edited_avatar": get_preset(preset).edit_rounds.finetune_steps,
+    }
     pools = {assets_def.key.path[-1]: assets_def.op.pool for assets_def in defs.assets}
     with tempfile.TemporaryDirectory(prefix=f"capacity-{preset}-") as scratch:
         home, baseline_home = Path(scratch) / "home", Path(scratch) / "baseline"

@@ -7,9 +7,9 @@ import pytest
 
 from benchmarks.clips import prepare_clip
 from cosavatar_pipeline.nerf.checkpoint import META_FILE, TENSORS_FILE, CheckpointError, load_checkpoint
-from cosavatar_pipeline.nerf.config import nerf_config
 from cosavatar_pipeline.nerf.dataset import AvatarDataset
 from cosavatar_pipeline.nerf.trainer import load_trained, train_avatar
+from cosavatar_pipeline.presets import nerf_config
 
 
 @pytest.fixture(scope="module")

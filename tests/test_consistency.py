@@ -6,15 +6,14 @@ import numpy as np
 import pytest
 
 from benchmarks.clips import prepare_clip
-from cosavatar_pipeline.editing.config import edit_round_config
 from cosavatar_pipeline.editing.loop import EditRequest, run_edit_loop
 from cosavatar_pipeline.editing.perturbed import Perturbation, PerturbedEditor, perturb
-from cosavatar_pipeline.nerf.config import nerf_config
 from cosavatar_pipeline.nerf.dataset import AvatarDataset
 from cosavatar_pipeline.nerf.render import render_dataset_frames
 from cosavatar_pipeline.nerf.trainer import train_avatar
 from cosavatar_pipeline.parsing.labels import region_mask
 from cosavatar_pipeline.parsing.mediapipe_parser import MediapipeParser
+from cosavatar_pipeline.presets import edit_round_config, nerf_config
 from cosavatar_pipeline.render.consistency import consecutive_pairs, source_flow, warping_error
 
 

@@ -22,6 +22,78 @@ def test_asset_graph_and_partitions():
     assert defs.resolve_sensor_def("video_inbox_sensor").job_name == "reconstruct_video"
 
 
+AVATAR_DATA = {"frames", "face_coefficients", "face_parsing", "background_plate"}
+# asset: (partition dimensions, group, pool, inputs); K = 3 edit rounds
+EXPECTED_GRAPH = {
+    "source_video": (["video"], "ingest", None, set()),
+    "frames": (["video"], "ingest", None, {"source_video"}),
+    "face_landmarks": (["video"], "face", None, {"frames"}),
+    "face_coefficients": (["video"], "face", None, {"frames", "face_landmarks"}),
+    "driving_motion": (["video"], "face", None, {"face_coefficients"}),
+    "face_parsing": (["video"], "parsing", None, {"frames", "face_landmarks"}),
+    "background_plate": (["video"], "parsing", None, {"frames", "face_parsing"}),
+    "avatar": (["video"], "reconstruction", "gpu", AVATAR_DATA),
+    "reconstruction_render": (["video"], "reconstruction", "gpu", AVATAR_DATA | {"avatar", "source_video"}),
+    "avatar_reenactment": (["video"], "animation", "gpu", AVATAR_DATA | {"avatar", "driving_motion"}),
+    "edited_dataset_round_1": (["edit", "video"], "editing", "gpu", AVATAR_DATA | {"avatar", "face_landmarks"}),
+    "edited_avatar_round_1": (["edit", "video"], "editing", "gpu", AVATAR_DATA | {"avatar", "edited_dataset_round_1"}),
+    "edited_dataset_round_2": (
+        ["edit", "video"],
+        "editing",
+        "gpu",
+        AVATAR_DATA | {"edited_avatar_round_1", "face_landmarks"},
+    ),
+    "edited_avatar_round_2": (
+        ["edit", "video"],
+        "editing",
+        "gpu",
+        AVATAR_DATA | {"edited_avatar_round_1", "edited_dataset_round_2"},
+    ),
+    "edited_dataset_round_3": (
+        ["edit", "video"],
+        "editing",
+        "gpu",
+        AVATAR_DATA | {"edited_avatar_round_2", "face_landmarks"},
+    ),
+    "edited_avatar_round_3": (
+        ["edit", "video"],
+        "editing",
+        "gpu",
+        AVATAR_DATA | {"edited_avatar_round_2", "edited_dataset_round_3"},
+    ),
+    "final_render": (
+        ["edit", "video"],
+        "renders",
+        "gpu",
+        AVATAR_DATA | {"edited_avatar_round_3", "edited_dataset_round_1", "face_landmarks", "source_video"},
+    ),
+    "reenacted_render": (
+        ["edit", "video"],
+        "renders",
+        "gpu",
+        AVATAR_DATA | {"edited_avatar_round_3", "driving_motion"},
+    ),
+}
+
+
+def test_every_asset_has_its_partitions_group_pool_and_inputs():
+    """The whole graph, asset by asset: video stages partitioned by video, edit stages by (edit, video); GPU work
+    in the `gpu` pool; each asset reads exactly the inputs listed (a dropped or extra input fails here)."""
+    graph = defs.resolve_asset_graph()
+    pools = {key.path[-1]: assets_def.op.pool for assets_def in defs.assets for key in assets_def.keys}
+    found = {}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        partitions = node.partitions_def
+        dims = (
+            [d.name for d in partitions.partitions_defs]
+            if hasattr(partitions, "partitions_defs")
+            else [partitions.name]
+        )
+        found[key.path[-1]] = (dims, node.group_name, pools[key.path[-1]], {k.path[-1] for k in node.parent_keys})
+    assert found == EXPECTED_GRAPH
+
+
 def test_edit_video_partitions_are_keyed_edit_then_video():
     from assets.partitions import edit_video_partitions
 

@@ -263,11 +263,11 @@ def test_open_mouth_points_go_behind_the_lips_instead_of_stretching_them():
 def test_the_head_pose_shapes_the_hair_but_never_the_face(real_clips):
     """The warped head field reads the head pose (hair hangs by gravity) only away from the face: the pose part of
     the field's condition is (nearly) zero at the face's landmarks and whole 40 mm above the forehead."""
-    from cosavatar_pipeline.nerf.config import nerf_config
     from cosavatar_pipeline.nerf.dataset import head_box_from_identity
     from cosavatar_pipeline.nerf.deformation import warp_landmarks
     from cosavatar_pipeline.nerf.model import AvatarModel, FaceSetup
     from cosavatar_pipeline.nerf.sampler import normalise_to_box
+    from cosavatar_pipeline.presets import nerf_config
     from cosavatar_pipeline.stages.face_coefficients import load_face_model
 
     identity = load_face_model(manifest_of(real_clips, "face_coefficients", "woman").directory).identity

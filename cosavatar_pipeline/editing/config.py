@@ -1,5 +1,5 @@
-"""Editing settings: every default of the iterative dataset update and of InstructPix2Pix in one place: the
-round settings per quality preset, the IP2P settings per named preset an edit selects."""
+"""Editing settings: the defaults of the iterative dataset update (what each quality preset changes is in
+``presets.PRESETS``) and of InstructPix2Pix, with the IP2P settings per named preset an edit selects."""
 
 from __future__ import annotations
 
@@ -29,18 +29,6 @@ class EditRoundConfig:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-EDIT_ROUND_PRESETS: dict[str, EditRoundConfig] = {
-    "tiny": EditRoundConfig(finetune_steps=30, checkpoint_every=15, evaluation_frames=4),
-    "preview": EditRoundConfig(),
-    "standard": EditRoundConfig(finetune_steps=1000, checkpoint_every=250),
-    "high": EditRoundConfig(finetune_steps=3000, checkpoint_every=500),
-}
-
-
-def edit_round_config(preset: str, **overrides) -> EditRoundConfig:
-    return replace(EDIT_ROUND_PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""NeRF settings: every default in one place, one preset per quality level."""
+"""NeRF settings and their defaults; what each quality preset changes is in ``presets.PRESETS``."""
 
 from __future__ import annotations
 
@@ -71,40 +71,6 @@ class NerfConfig:
         values["head_encoding"] = EncodingConfig(**values["head_encoding"])
         values["torso_encoding"] = EncodingConfig(**values["torso_encoding"])
         return cls(**values)
-
-
-NERF_PRESETS: dict[str, NerfConfig] = {
-    # Smoke runs and end-to-end tests: a recognisable but blurry avatar in seconds on a CPU.
-    "tiny": NerfConfig(
-        head_encoding=EncodingConfig(channels=8, resolution=64),
-        torso_encoding=EncodingConfig(channels=8, resolution=32),
-        hidden_width=32,
-        rays_per_step=1024,
-        head_samples=24,
-        torso_samples=12,
-        steps=150,
-        occupancy_warmup_steps=50,
-        checkpoint_every=50,
-        log_every=10,
-    ),
-    "preview": NerfConfig(),
-    "standard": NerfConfig(
-        head_encoding=EncodingConfig(channels=16, resolution=256), rays_per_step=4096, steps=4000, head_samples=40
-    ),
-    "high": NerfConfig(
-        head_encoding=EncodingConfig(kind="hashgrid", log2_table_size=19, max_resolution=1024),
-        torso_encoding=EncodingConfig(kind="hashgrid", levels=10, log2_table_size=17, max_resolution=512),
-        rays_per_step=8192,
-        steps=20000,
-        head_samples=48,
-        torso_samples=24,
-        hidden_width=64,
-    ),
-}
-
-
-def nerf_config(preset: str, **overrides) -> NerfConfig:
-    return replace(NERF_PRESETS[preset], **overrides)
 
 
 def code_conditioning(config: NerfConfig) -> NerfConfig:

@@ -12,10 +12,9 @@ from assets.inputs import avatar_inputs
 from assets.partitions import video_partitions
 from assets.placement import GPU_POOL, GPU_STEP_TAGS
 from assets.reporting import manifest_output, preview_metadata
-from cosavatar_pipeline.nerf.checkpoint import META_FILE, TENSORS_FILE
+from assets.training import stage_checkpoint, train_with_logs, training_figures
 from cosavatar_pipeline.nerf.config import NerfConfig
 from cosavatar_pipeline.nerf.evaluation import evaluate_holdout
-from cosavatar_pipeline.nerf.trainer import train_avatar
 from cosavatar_pipeline.presets import nerf_config
 from resources import ComputeDevice, Manifest, MlflowTracking, StorageResource, mlflow_metadata
 
@@ -70,33 +69,20 @@ def avatar(
             {**dataclasses.asdict(nerf_config), "device": str(torch_device), "train_frames": len(dataset.train)}
         )
 
-        def on_metrics(step: int, metrics: dict) -> None:
-            run.log_metrics(metrics, step=step)
-            if step % (nerf_config.log_every * 8) == 0 or step == nerf_config.steps:
-                context.log.info(
-                    f"avatar: step {step}/{nerf_config.steps}, loss {metrics['loss']:.5f}, batch PSNR "
-                    f"{metrics['psnr']:.2f} dB"
-                )
-
-        training = train_avatar(dataset, nerf_config, scratch, torch_device, on_metrics=on_metrics)
-        if training.discarded_checkpoint:
-            context.log.warning(f"avatar: {training.discarded_checkpoint}")
-        if training.resumed_from:
-            context.log.info(f"avatar: resumed from the checkpoint at step {training.resumed_from}")
+        training = train_with_logs(
+            context, "avatar", dataset, nerf_config, scratch, torch_device, run, nerf_config.log_every * 8
+        )
         evaluation = evaluate_holdout(training.model, dataset)
-        for name in (TENSORS_FILE, META_FILE):
-            shutil.copyfile(scratch / name, writer.staging / name)
+        files = stage_checkpoint(scratch, writer.staging)
         figures = {
             **evaluation.figures,
             "rays_per_second": training.rays_per_second,
             "samples_per_second": training.samples_per_second,
-            "train_seconds": training.seconds,
-            "steps": float(training.steps_done),
-            "resumed_from_step": float(training.resumed_from),
+            **training_figures(training),
         }
         figures["expression_components"] = float(dataset.expressions.shape[1])
         writer.record(
-            [TENSORS_FILE, META_FILE],
+            files,
             preset=frames.info["preset"],
             expression_control=nerf_config.expression_control,
             **figures,

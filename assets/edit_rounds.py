@@ -14,15 +14,15 @@ from assets.inputs import avatar_inputs
 from assets.partitions import edit_video_partitions
 from assets.placement import GPU_POOL, GPU_STEP_TAGS
 from assets.reporting import ProgressLog, manifest_output, preview_metadata, user_errors_fail_the_step
+from assets.training import stage_checkpoint, train_with_logs, training_figures
 from cosavatar_pipeline.editing.choice import check_editor_can_run, choose_editor
 from cosavatar_pipeline.editing.config import EditRoundConfig
 from cosavatar_pipeline.editing.dataset_update import RoundDataset, contact_rows, update_dataset
 from cosavatar_pipeline.editing.finetune import edited_training_data, evaluate_round, finetune_config
 from cosavatar_pipeline.editing.regions import check_region_present
 from cosavatar_pipeline.errors import InputError
-from cosavatar_pipeline.nerf.checkpoint import META_FILE, TENSORS_FILE
 from cosavatar_pipeline.nerf.render import render_dataset_frames
-from cosavatar_pipeline.nerf.trainer import load_trained, saved_config, train_avatar
+from cosavatar_pipeline.nerf.trainer import load_trained, saved_config
 from cosavatar_pipeline.parsing.labels import region_mask
 from cosavatar_pipeline.parsing.mediapipe_parser import MediapipeParser
 from cosavatar_pipeline.presets import edit_round_config
@@ -275,21 +275,17 @@ def build_avatar_round(k: int) -> dg.AssetsDefinition:
                 }
             )
 
-            def on_metrics(step: int, metrics: dict) -> None:
-                run.log_metrics(metrics, step=step)
-                if step % (nerf_config.log_every * 4) == 0 or step == nerf_config.steps:
-                    context.log.info(
-                        f"round {k}: step {step}/{nerf_config.steps}, loss {metrics['loss']:.5f}, batch PSNR vs "
-                        f"targets {metrics['psnr']:.2f} dB"
-                    )
-
-            training = train_avatar(
-                dataset, nerf_config, scratch, torch_device, on_metrics=on_metrics, initial_state=initial
+            training = train_with_logs(
+                context,
+                f"round {k}",
+                dataset,
+                nerf_config,
+                scratch,
+                torch_device,
+                run,
+                nerf_config.log_every * 4,
+                initial_state=initial,
             )
-            if training.discarded_checkpoint:
-                context.log.warning(f"round {k}: {training.discarded_checkpoint}")
-            if training.resumed_from:
-                context.log.info(f"round {k}: resumed from the checkpoint at step {training.resumed_from}")
             picks = evenly_spaced(len(ids), round_config.evaluation_frames)
             renders = render_dataset_frames(training.model, dataset, ids[picks], own_appearance=True)["rgb"]
             evaluation = evaluate_round(
@@ -299,17 +295,9 @@ def build_avatar_round(k: int) -> dg.AssetsDefinition:
                 originals[ids[picks]],
                 round_dataset.regions[picks],
             )
-            for name in (TENSORS_FILE, META_FILE):
-                shutil.copyfile(scratch / name, writer.staging / name)
-            figures = {
-                **evaluation.figures,
-                "train_seconds": training.seconds,
-                "steps": float(training.steps_done),
-                "resumed_from_step": float(training.resumed_from),
-            }
-            writer.record(
-                [TENSORS_FILE, META_FILE], preset=preset, editor=edited_dataset.info["editor"], round=k, **figures
-            )
+            files = stage_checkpoint(scratch, writer.staging)
+            figures = {**evaluation.figures, **training_figures(training)}
+            writer.record(files, preset=preset, editor=edited_dataset.info["editor"], round=k, **figures)
             run.log_metrics(figures)
             run.log_image(evaluation.preview, "original_target_render.png")
         shutil.rmtree(scratch, ignore_errors=True)

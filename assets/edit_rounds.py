@@ -83,6 +83,17 @@ def round_params(
     return params
 
 
+def ip2p_settings_used(image_editor, spec: EditSpec) -> dict | None:
+    """The InstructPix2Pix settings a round ran with (None for another editor), for its manifest and MLflow run."""
+    if image_editor.name != "ip2p":
+        return None
+    return {
+        **image_editor.settings.as_dict(),
+        "batch_size": image_editor.batch_size,
+        "settings_preset": spec.ip2p_settings,
+    }
+
+
 def build_dataset_round(k: int) -> dg.AssetsDefinition:
     previous = avatar_asset_name(k - 1)
 
@@ -155,13 +166,7 @@ def build_dataset_round(k: int) -> dg.AssetsDefinition:
         figures.update(memory)
         if round_dataset.noise_levels:
             figures.update(noise_level_mean=float(np.mean(round_dataset.noise_levels)))
-        ip2p_used = None
-        if image_editor.name == "ip2p":
-            ip2p_used = {
-                **image_editor.settings.as_dict(),
-                "batch_size": image_editor.batch_size,
-                "settings_preset": spec.ip2p_settings,
-            }
+        ip2p_used = ip2p_settings_used(image_editor, spec)
         sheet = contact_rows(originals, round_dataset)
         with storage.write_partition(context) as writer, tracking.run(context) as run:
             files = round_dataset.save(writer.staging)

@@ -99,42 +99,67 @@ def _moving_average(values: np.ndarray, window: int = 5) -> np.ndarray:
     return np.stack([np.convolve(padded[:, j], kernel, mode="valid") for j in range(values.shape[1])], axis=1)
 
 
-def fit_face_model(
-    track: LandmarkTrack,
-    image_size: int,
-    config: FitConfig = FitConfig(),
-    progress: Callable[[int, int, float], None] | None = None,
-) -> FitResult:
-    started = time.perf_counter()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    observed = track.points[..., :2].astype(np.float64)
-    count = len(observed)
-    camera = camera_for(image_size, config.field_of_view_deg)
-    neutral = (
-        config.neutral_frame if config.neutral_frame is not None else choose_neutral_frame(track.points, track.tracked)
+@dataclass
+class _FitStart:
+    """Where the optimisation starts: a metric neutral shape from the neutral frame, PnP poses, and displacements
+    that put every landmark on its observation at those poses."""
+
+    identity: np.ndarray  # (478, 3) mm
+    rigid: np.ndarray  # (478,) bool
+    rotvec: np.ndarray  # (N, 3)
+    translation: np.ndarray  # (N, 3) mm
+    displacements: np.ndarray  # (N, 478, 3) mm
+
+
+def _fit_start(track: LandmarkTrack, observed: np.ndarray, camera: Camera, neutral: int) -> _FitStart:
+    neutral_canonical = to_canonical(track.points[neutral].astype(np.float64))
+    identity = neutral_canonical * (INTER_PUPIL_MM / pupil_distance(neutral_canonical))
+    rigid = rigid_point_mask(identity)
+    pose_points = rigid | np.isin(np.arange(len(identity)), lm.OUTER_EYE_CORNERS)
+    rotvec, translation = _initial_poses(identity, observed, camera, pose_points)
+    displacements = (
+        _initial_displacements(identity, observed, rotvec, translation, camera) * track.tracked[:, None, None]
+    )
+    return _FitStart(identity, rigid, rotvec, translation, displacements)
+
+
+def _pose_smoothness(rotvec: torch.Tensor, translation: torch.Tensor, config: FitConfig) -> torch.Tensor:
+    """Second-difference penalty on (N, 3) rotation vectors (in degrees) and translations; zero under 3 frames."""
+    if len(rotvec) < 3:
+        return torch.zeros((), dtype=rotvec.dtype)
+    rot_deg = torch.rad2deg(rotvec)
+    smooth = config.rotation_smoothness_weight * (rot_deg[2:] - 2 * rot_deg[1:-1] + rot_deg[:-2]).pow(2).sum(-1).mean()
+    return (
+        smooth
+        + config.translation_smoothness_weight
+        * (translation[2:] - 2 * translation[1:-1] + translation[:-2]).pow(2).sum(-1).mean()
     )
 
-    neutral_canonical = to_canonical(track.points[neutral].astype(np.float64))
-    initial_identity = neutral_canonical * (INTER_PUPIL_MM / pupil_distance(neutral_canonical))
-    rigid = rigid_point_mask(initial_identity)
-    pose_points = rigid | np.isin(np.arange(len(initial_identity)), lm.OUTER_EYE_CORNERS)
-    rotvec0, translation0 = _initial_poses(initial_identity, observed, camera, pose_points)
 
+def _optimise(
+    start: _FitStart,
+    observed: np.ndarray,
+    tracked: np.ndarray,
+    camera: Camera,
+    image_size: int,
+    config: FitConfig,
+    progress: Callable[[int, int, float], None] | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Adam on pose, identity and zero-mean displacements jointly -> identity (478, 3), rotations (N, 3, 3),
+    translations (N, 3), displacements (N, 478, 3) and the fitted landmarks in pixels (N, 478, 2)."""
     dtype = torch.float64
     to_pixels_ref = config.reference_size_px / image_size
     target = torch.tensor(observed, dtype=dtype)
-    frame_weight = torch.tensor(track.tracked, dtype=dtype)[:, None]
-    point_penalty = torch.where(torch.tensor(rigid), config.rigid_displacement_factor, 1.0).to(dtype)[None, :, None]
-    identity_prior = torch.tensor(initial_identity, dtype=dtype)
+    frame_weight = torch.tensor(tracked, dtype=dtype)[:, None]
+    point_penalty = torch.where(torch.tensor(start.rigid), config.rigid_displacement_factor, 1.0).to(dtype)[
+        None, :, None
+    ]
+    identity_prior = torch.tensor(start.identity, dtype=dtype)
 
-    rotvec = torch.tensor(rotvec0, dtype=dtype, requires_grad=True)
-    translation = torch.tensor(translation0, dtype=dtype, requires_grad=True)
+    rotvec = torch.tensor(start.rotvec, dtype=dtype, requires_grad=True)
+    translation = torch.tensor(start.translation, dtype=dtype, requires_grad=True)
     identity = identity_prior.clone().requires_grad_(True)
-    initial = (
-        _initial_displacements(initial_identity, observed, rotvec0, translation0, camera) * track.tracked[:, None, None]
-    )
-    displacement_raw = torch.tensor(initial, dtype=dtype, requires_grad=True)
+    displacement_raw = torch.tensor(start.displacements, dtype=dtype, requires_grad=True)
     optimizer = torch.optim.Adam(
         [
             {"params": [rotvec], "lr": 2e-3},
@@ -159,19 +184,7 @@ def fit_face_model(
         data = (residual * frame_weight).sum() / (frame_weight.sum() * residual.shape[1])
         regulariser = config.displacement_weight * (point_penalty * displacement.pow(2)).mean() * 3
         prior = config.identity_prior_weight * (identity - identity_prior).pow(2).mean() * 3
-        smooth = torch.zeros((), dtype=dtype)
-        if count >= 3:
-            rot_deg = torch.rad2deg(rotvec)
-            smooth = (
-                config.rotation_smoothness_weight
-                * (rot_deg[2:] - 2 * rot_deg[1:-1] + rot_deg[:-2]).pow(2).sum(-1).mean()
-            )
-            smooth = (
-                smooth
-                + config.translation_smoothness_weight
-                * (translation[2:] - 2 * translation[1:-1] + translation[:-2]).pow(2).sum(-1).mean()
-            )
-        loss = data + regulariser + prior + smooth
+        loss = data + regulariser + prior + _pose_smoothness(rotvec, translation, config)
         loss.backward()
         optimizer.step()
         schedule.step()
@@ -181,23 +194,45 @@ def fit_face_model(
     with torch.no_grad():
         projected, displacement = model_points()
         rotations = axis_angle_to_matrix(rotvec).numpy()
-    projected = projected.numpy()
-    displacement = displacement.numpy()
-    neutral_identity = identity.detach().numpy() + displacement[neutral]
+    return identity.detach().numpy(), rotations, translation.detach().numpy(), displacement.numpy(), projected.numpy()
+
+
+def _expression_basis(expression: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """(N, 478, 3) displacements from the neutral -> basis (K, 478*3), codes (N, K) and the share of the
+    displacements' energy the K leading components explain."""
+    flat = expression.reshape(len(expression), -1)
+    _, singular, vt = np.linalg.svd(flat, full_matrices=False)
+    basis = vt[:dims]
+    energy = singular**2
+    return basis, flat @ basis.T, float(energy[:dims].sum() / max(energy.sum(), 1e-12))
+
+
+def fit_face_model(
+    track: LandmarkTrack,
+    image_size: int,
+    config: FitConfig = FitConfig(),
+    progress: Callable[[int, int, float], None] | None = None,
+) -> FitResult:
+    started = time.perf_counter()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    observed = track.points[..., :2].astype(np.float64)
+    count = len(observed)
+    camera = camera_for(image_size, config.field_of_view_deg)
+    neutral = (
+        config.neutral_frame if config.neutral_frame is not None else choose_neutral_frame(track.points, track.tracked)
+    )
+    start = _fit_start(track, observed, camera, neutral)
+    identity, rotations, translations, displacement, projected = _optimise(
+        start, observed, track.tracked, camera, image_size, config, progress
+    )
+    neutral_identity = identity + displacement[neutral]
     expression = displacement - displacement[neutral]
     # Scaling the whole scene about the camera centre leaves every projection unchanged: fix the metric scale.
     scale = INTER_PUPIL_MM / pupil_distance(neutral_identity)
-    neutral_identity, expression = neutral_identity * scale, expression * scale
-    translations = translation.detach().numpy() * scale
-
-    flat = expression.reshape(count, -1)
+    neutral_identity, expression, translations = neutral_identity * scale, expression * scale, translations * scale
     dims = min(config.expression_dims, count)
-    _, singular, vt = np.linalg.svd(flat, full_matrices=False)
-    basis = vt[:dims]
-    codes = flat @ basis.T
-    energy = singular**2
-    explained = float(energy[:dims].sum() / max(energy.sum(), 1e-12))
-
+    basis, codes, explained = _expression_basis(expression, dims)
     model = FaceModel(
         camera=camera,
         head_rotation_world_from_canonical=rotations,
@@ -208,15 +243,15 @@ def fit_face_model(
         expression_codes=codes,
         neutral_frame=neutral,
     )
-    figures, per_frame_error = _figures(model, observed, track, projected, rigid)
+    figures, per_frame_error = _figures(model, observed, track, projected, start.rigid)
     figures.update(
         expression_variance_explained=explained,
         expression_dims=float(dims),
         fit_seconds=time.perf_counter() - started,
         neutral_frame=float(neutral),
-        rigid_points=float(rigid.sum()),
+        rigid_points=float(start.rigid.sum()),
     )
-    return FitResult(model, figures, per_frame_error, projected, rigid)
+    return FitResult(model, figures, per_frame_error, projected, start.rigid)
 
 
 def reproject(model: FaceModel, codes: np.ndarray | None = None) -> np.ndarray:

@@ -16,7 +16,7 @@ from cosavatar_pipeline.nerf.config import EncodingConfig
 from cosavatar_pipeline.nerf.encoding import HashGridEncoding, TriPlaneEncoding, build_encoding
 from cosavatar_pipeline.nerf.rays import intersect_box, pixel_directions, to_head_space
 from cosavatar_pipeline.nerf.renderer import composite
-from tests.conftest import latest_materialization, manifest_of
+from tests.conftest import MAN_AVATAR_STEPS, latest_materialization, manifest_of
 
 
 def test_composite_by_hand():
@@ -136,16 +136,20 @@ def test_avatar_trains_on_real_data(trained_avatars):
     )
 
 
-RUN_AVATAR = """
+RUN_AVATAR = f"""
 from cosavatar_pipeline.orchestration.operations import Pipeline
-Pipeline().materialize_video("man", select=["avatar"], asset_config={"avatar": {"steps": 200, "checkpoint_every": 40}})
+Pipeline().materialize_video(
+    "man", select=["avatar"], asset_config={{"avatar": {{"steps": {MAN_AVATAR_STEPS}, "checkpoint_every": 40}}}}
+)
 """
 
 
 def test_interrupted_avatar_resumes_from_its_checkpoint(real_clips):
     scratch = real_clips.home.root / "checkpoints" / "avatar" / "man"
     stored = real_clips.asset_folder("avatar", "man") / "manifest.json"
-    stored_before = stored.read_text() if stored.exists() else None  # another test may have trained one
+    # `trained_avatars` may have stored the man's avatar: it has the same settings, so either order leaves a
+    # MAN_AVATAR_STEPS avatar for the tests after
+    stored_before = stored.read_text() if stored.exists() else None
     process = subprocess.Popen(
         [sys.executable, "-c", RUN_AVATAR],
         env=os.environ.copy(),
@@ -174,13 +178,13 @@ def test_interrupted_avatar_resumes_from_its_checkpoint(real_clips):
     killed_run = real_clips.instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
     assert len(killed_run) == 1  # the killed run still looks alive and holds the `gpu` pool slot
     outcome = real_clips.materialize_video(
-        "man", select=["avatar"], asset_config={"avatar": {"steps": 200, "checkpoint_every": 40}}
+        "man", select=["avatar"], asset_config={"avatar": {"steps": MAN_AVATAR_STEPS, "checkpoint_every": 40}}
     )
     assert outcome.success, outcome.failures
     assert real_clips.instance.get_run_by_id(killed_run[0].run_id).status == dg.DagsterRunStatus.FAILURE
     info = manifest_of(real_clips, "avatar", "man").info
     assert info["resumed_from_step"] == interrupted_at >= 80
-    assert info["steps"] == 200
+    assert info["steps"] == MAN_AVATAR_STEPS
     assert not scratch.exists()  # the scratch checkpoint is dropped once the avatar is stored
     assert not [
         p.name
@@ -331,3 +335,18 @@ def test_avatar_reports_both_holdouts_and_expression_figures(trained_avatars):
     frames = np.load(manifest_of(trained_avatars, "frames", "woman").path(FRAMES_FILE), mmap_mode="r")
     face = frames[0, frames.shape[1] // 3 : frames.shape[1] // 2, frames.shape[2] // 3 : 2 * frames.shape[2] // 3]
     assert tensors["model.mouth_interior"].mean() < face.mean() / 255.0 - 0.15
+
+
+def test_the_appearance_latent_of_the_warped_head_field_learns():
+    """The per-frame latent starts at zero; its colour map must not, or neither ever gets a gradient (the latents of
+    every avatar before Dec 2026 stayed exactly zero). One step of a colour loss moves both."""
+    from cosavatar_pipeline.nerf.fields import WarpedHeadField
+
+    torch.manual_seed(0)
+    field = WarpedHeadField(EncodingConfig(channels=4, resolution=8), 4, 8, 16)
+    latents = torch.zeros(3, 8, requires_grad=True)
+    points = torch.rand(30, 3) * 2 - 1
+    _, rgb = field(points, torch.zeros(30, 4), latents.repeat_interleave(10, dim=0))
+    (rgb - torch.tensor([1.0, 0.0, 0.0])).pow(2).mean().backward()
+    assert latents.grad.abs().sum() > 0
+    assert field.colour_shift.weight.grad.abs().sum() == 0  # zero latents: only the latents move first

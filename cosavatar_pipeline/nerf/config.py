@@ -29,13 +29,13 @@ class NerfConfig:
     expression_control: str = "landmark_warp"
     expression_dims: int = 32  # uses at most this many of the face model's codes
     expression_variance: float = 0.95  # landmark_warp: the fewest components explaining this share of the clip's
-    appearance_weight: float = 0.01  # landmark_warp: L2 penalty on the per-frame (colour-only) appearance latents
+    appearance_weight: float = 1.0  # landmark_warp: L2 penalty on the per-frame (colour-only) appearance latents
     mouth_cavity_mm: float = 25.0  # landmark_warp: how far the open mouth's inside is pushed back (0: stretched lips)
     # landmark_warp: the head field also reads the head pose (as the torso does), so hair can hang by gravity as the
     # head turns and tilts; the warp only moves the face
     head_pose_condition: bool = True
-    mouth_ray_fraction: float = 0.15  # of each batch, from a box around lips and jaw (open mouths drawn more often)
-    mouth_loss_weight: float = 2.0  # photometric weight of those rays
+    mouth_ray_fraction: float = 0.2  # of each batch, from a box around lips and jaw (open mouths drawn more often)
+    mouth_loss_weight: float = 2.5  # photometric weight of those rays
     head_samples: int = 32
     torso_samples: int = 16
     rays_per_step: int = 2048

@@ -9,6 +9,7 @@ from cosavatar_pipeline.nerf.config import EncodingConfig
 from cosavatar_pipeline.nerf.encoding import build_encoding
 
 DENSITY_BIAS = 2.0  # softplus(x - 2): a sane initial opacity with sample spacing in centimetres
+COLOUR_SHIFT_INIT_STD = 0.01
 
 
 def _mlp(inputs: int, width: int, outputs: int) -> nn.Sequential:
@@ -55,7 +56,9 @@ class WarpedHeadField(ConditionedField):
     ):
         super().__init__(encoding, expression_dims + pose_dims, width)
         self.colour_shift = nn.Linear(appearance_dims, 3)
-        nn.init.zeros_(self.colour_shift.weight)
+        # latents start at zero, so the map must not: with both zero neither ever gets a gradient (the latents stayed
+        # exactly zero through training before Dec 2026)
+        nn.init.normal_(self.colour_shift.weight, std=COLOUR_SHIFT_INIT_STD)
         nn.init.zeros_(self.colour_shift.bias)
 
     def forward(self, points: torch.Tensor, condition: torch.Tensor, appearance: torch.Tensor | None = None):

@@ -28,12 +28,12 @@ from cosavatar_pipeline.parsing.mediapipe_parser import MediapipeParser
 from cosavatar_pipeline.presets import edit_round_config
 from cosavatar_pipeline.preview import evenly_spaced, save_png
 from cosavatar_pipeline.registry import EditSpec
+from cosavatar_pipeline.render.outputs import CONTACT_SHEET_FILE
 from cosavatar_pipeline.stages.face_landmarks import load_landmarks
 from cosavatar_pipeline.stages.face_parsing import load_labels
 from cosavatar_pipeline.stages.frames import load_frames
 from resources import ComputeDevice, EditorResource, Manifest, MlflowTracking, StorageResource, mlflow_metadata
 
-CONTACT_SHEET_FILE = "contact_sheet.png"
 # Asset-check bounds, in 0-255 levels, mean absolute change. The targets are checked beyond the blend's feathered
 # band (inside it a style edit legitimately fades into the background); the avatar's leakage everywhere outside.
 MAX_TARGET_CHANGE_BEYOND_FEATHER = 0.5

@@ -61,6 +61,11 @@ class HomeLayout:
         return self.root / "inbox"
 
     @property
+    def checkpoints(self) -> Path:
+        """Scratch checkpoints of training steps, kept until their asset is stored (a rerun resumes from them)."""
+        return self.root / "checkpoints"
+
+    @property
     def dagster_home(self) -> Path:
         return self.root / "dagster"
 

@@ -114,7 +114,7 @@ class StorageResource(dg.ConfigurableResource):
 
         ``inputs_version`` names what the checkpoints were trained from (e.g. upstream data versions): scratch left
         by a run on other inputs is cleared rather than resumed."""
-        folder = partition_folder(self.home.root / "checkpoints", context.asset_key.path[-1], context.partition_key)
+        folder = partition_folder(self.home.checkpoints, context.asset_key.path[-1], context.partition_key)
         stamp = folder / INPUTS_VERSION_FILE
         if inputs_version and folder.exists() and (not stamp.exists() or stamp.read_text() != inputs_version):
             shutil.rmtree(folder)

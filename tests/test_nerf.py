@@ -145,7 +145,7 @@ Pipeline().materialize_video(
 
 
 def test_interrupted_avatar_resumes_from_its_checkpoint(real_clips):
-    scratch = real_clips.home.root / "checkpoints" / "avatar" / "man"
+    scratch = real_clips.home.checkpoints / "avatar" / "man"
     stored = real_clips.asset_folder("avatar", "man") / "manifest.json"
     # `trained_avatars` may have stored the man's avatar: it has the same settings, so either order leaves a
     # MAN_AVATAR_STEPS avatar for the tests after

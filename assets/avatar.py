@@ -13,9 +13,9 @@ from assets.partitions import video_partitions
 from assets.placement import GPU_POOL, GPU_STEP_TAGS
 from assets.reporting import manifest_output, preview_metadata
 from assets.training import stage_checkpoint, train_with_logs, training_figures
+from cosavatar_pipeline import presets
 from cosavatar_pipeline.nerf.config import NerfConfig
 from cosavatar_pipeline.nerf.evaluation import evaluate_holdout
-from cosavatar_pipeline.presets import nerf_config
 from resources import ComputeDevice, Manifest, MlflowTracking, StorageResource, mlflow_metadata
 
 MIN_GAIN_OVER_PLATE_DB = 5.0  # asset check: held-out PSNR must beat showing the background plate alone by this
@@ -29,7 +29,7 @@ class AvatarSettings(dg.Config):
     checkpoint_every: Optional[int] = None
 
     def nerf_config(self, preset: str) -> NerfConfig:
-        return nerf_config(preset, **self.model_dump())
+        return presets.nerf_config(preset, **self.model_dump())
 
 
 @dg.asset(

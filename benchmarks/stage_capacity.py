@@ -120,10 +120,8 @@ def measure_preset(preset: str, video: Path, driver: Path, cap_steps: int, log) 
     from cosavatar_pipeline.presets import get_preset
 
     caps = _step_caps(preset, cap_steps)
-    full_steps = {
-        "avatar": get_preset(preset).nerf.steps,
-        "edited_avatar": get_preset(preset).edit_rounds.finetune_steps,
-    }
+    settings = get_preset(preset)
+    full_steps = {"avatar": settings.nerf.steps, "edited_avatar": settings.edit_rounds.finetune_steps}
     pools = {assets_def.key.path[-1]: assets_def.op.pool for assets_def in defs.assets}
     with tempfile.TemporaryDirectory(prefix=f"capacity-{preset}-") as scratch:
         home, baseline_home = Path(scratch) / "home", Path(scratch) / "baseline"

@@ -35,32 +35,6 @@ EXPECTED_GRAPH = {
     "avatar": (["video"], "reconstruction", "gpu", AVATAR_DATA),
     "reconstruction_render": (["video"], "reconstruction", "gpu", AVATAR_DATA | {"avatar", "source_video"}),
     "avatar_reenactment": (["video"], "animation", "gpu", AVATAR_DATA | {"avatar", "driving_motion"}),
-    "edited_dataset_round_1": (["edit", "video"], "editing", "gpu", AVATAR_DATA | {"avatar", "face_landmarks"}),
-    "edited_avatar_round_1": (["edit", "video"], "editing", "gpu", AVATAR_DATA | {"avatar", "edited_dataset_round_1"}),
-    "edited_dataset_round_2": (
-        ["edit", "video"],
-        "editing",
-        "gpu",
-        AVATAR_DATA | {"edited_avatar_round_1", "face_landmarks"},
-    ),
-    "edited_avatar_round_2": (
-        ["edit", "video"],
-        "editing",
-        "gpu",
-        AVATAR_DATA | {"edited_avatar_round_1", "edited_dataset_round_2"},
-    ),
-    "edited_dataset_round_3": (
-        ["edit", "video"],
-        "editing",
-        "gpu",
-        AVATAR_DATA | {"edited_avatar_round_2", "face_landmarks"},
-    ),
-    "edited_avatar_round_3": (
-        ["edit", "video"],
-        "editing",
-        "gpu",
-        AVATAR_DATA | {"edited_avatar_round_2", "edited_dataset_round_3"},
-    ),
     "final_render": (
         ["edit", "video"],
         "renders",
@@ -74,6 +48,19 @@ EXPECTED_GRAPH = {
         AVATAR_DATA | {"edited_avatar_round_3", "driving_motion"},
     ),
 }
+for k, previous in ((1, "avatar"), (2, "edited_avatar_round_1"), (3, "edited_avatar_round_2")):
+    EXPECTED_GRAPH[f"edited_dataset_round_{k}"] = (
+        ["edit", "video"],
+        "editing",
+        "gpu",
+        AVATAR_DATA | {previous, "face_landmarks"},
+    )
+    EXPECTED_GRAPH[f"edited_avatar_round_{k}"] = (
+        ["edit", "video"],
+        "editing",
+        "gpu",
+        AVATAR_DATA | {previous, f"edited_dataset_round_{k}"},
+    )
 
 
 def test_every_asset_has_its_partitions_group_pool_and_inputs():

@@ -307,9 +307,13 @@ def worker(
     command += ["--", f"--concurrency={concurrency}"]
     typer.echo(f"celery worker {worker_name!r} on queue(s) {', '.join(queue)}: {' '.join(command)}")
     sys.stdout.flush()
-    # dagster-celery starts `celery` by name: this environment's, also when it is not on PATH.
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    os.execv(command[0], command)
+    environment = {
+        **os.environ,
+        "DAGSTER_HOME": instance.root_directory,
+        # dagster-celery starts `celery` by name: this environment's, also when it is not on PATH
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    os.execve(command[0], command, environment)
 
 
 @app.command()
@@ -455,9 +459,9 @@ def _print_key_figures(pipeline, video: str, only: list[str] | None = None) -> N
 
 
 def _print_mlflow_runs(pipeline, partitions: list[str]) -> None:
-    from resources import MlflowTracking
+    from resources import MlflowTracking, StorageResource
 
-    tracker = MlflowTracking().tracker()
+    tracker = MlflowTracking(storage=StorageResource(root=str(pipeline.home.root))).tracker()
     experiment = tracker.client.get_experiment_by_name(tracker.experiment)
     if experiment is None:
         return

@@ -3,7 +3,6 @@ editor runs (auto / ip2p / procedural) and which named IP2P settings it starts f
 
 from __future__ import annotations
 
-import os
 from typing import Optional
 
 import dagster as dg
@@ -12,8 +11,9 @@ from cosavatar_pipeline.editing.config import DEFAULT_IP2P_SETTINGS, DEFAULT_MOD
 
 
 class EditorResource(dg.ConfigurableResource):
-    """Empty ``model`` means ``COSAVATAR_IP2P_MODEL`` or ``timbrooks/instruct-pix2pix`` (looked up in the HF cache).
-    Every other field left unset keeps the value of the edit's named settings (``IP2P_SETTING_PRESETS``)."""
+    """Empty ``model`` means ``timbrooks/instruct-pix2pix`` (looked up in the HF cache); the code location sets it from
+    ``COSAVATAR_IP2P_MODEL`` when the environment names one. Every other field left unset keeps the value of the
+    edit's named settings (``IP2P_SETTING_PRESETS``)."""
 
     model: str = ""  # a local directory saved with save_pretrained, or a repo id in the HF cache
     guidance_scale: Optional[float] = None
@@ -26,5 +26,5 @@ class EditorResource(dg.ConfigurableResource):
 
     def settings(self, preset: str = DEFAULT_IP2P_SETTINGS) -> IP2PSettings:
         values = self.model_dump()
-        values["model"] = values["model"] or os.environ.get("COSAVATAR_IP2P_MODEL") or DEFAULT_MODEL
+        values["model"] = values["model"] or DEFAULT_MODEL
         return ip2p_settings(preset, **values)

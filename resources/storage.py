@@ -18,7 +18,7 @@ import dagster as dg
 
 from cosavatar_pipeline.atomic import atomic_directory, recover_interrupted_commit, write_json_atomic
 from cosavatar_pipeline.errors import InputError
-from cosavatar_pipeline.home import HomeLayout, layout
+from cosavatar_pipeline.home import HomeLayout, layout, path_from_uri
 from cosavatar_pipeline.registry import Registry, sha256_of_file
 from cosavatar_pipeline.slugs import key_parts, validate_slug
 
@@ -86,13 +86,14 @@ class PartitionWriter:
 
 
 class StorageResource(dg.ConfigurableResource):
-    """The project's home folder (``COSAVATAR_HOME`` when ``root`` is empty): store, registry, inbox."""
+    """The project's home folder: store, registry, inbox. ``root`` is a path or a file URI; the code location sets
+    it from ``COSAVATAR_HOME`` (``orchestration/definitions.py``), a run's config may override it."""
 
-    root: str = ""
+    root: str = ""  # empty: the home the environment names (``home.cosavatar_home``)
 
     @property
     def home(self) -> HomeLayout:
-        return layout(Path(self.root) if self.root else None)
+        return layout(path_from_uri(self.root) if self.root else None)
 
     @property
     def registry(self) -> Registry:
@@ -137,10 +138,10 @@ class StorageResource(dg.ConfigurableResource):
 class ManifestIOManager(dg.ConfigurableIOManager):
     """Stores nothing itself: checks the asset committed its manifest, and loads manifests for downstream steps."""
 
-    root: str = ""
+    storage: dg.ResourceDependency[StorageResource]
 
     def _folder(self, asset_key: dg.AssetKey, partition_key: str) -> Path:
-        return partition_folder(StorageResource(root=self.root).home.store, asset_key.path[-1], partition_key)
+        return self.storage.folder(asset_key.path[-1], partition_key)
 
     def handle_output(self, context: dg.OutputContext, obj: Manifest) -> None:
         expected = self._folder(context.asset_key, context.asset_partition_key)

@@ -1,33 +1,30 @@
 """MLflow tracking as a Dagster resource: one MLflow run per (asset, partition) materialization."""
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import dagster as dg
 
-from cosavatar_pipeline.home import layout
 from cosavatar_pipeline.tracking import TrackedRun, Tracker
+from resources.storage import StorageResource
 
-DEFAULT_MLFLOW_UI = "http://127.0.0.1:5000"
+DEFAULT_MLFLOW_UI = "http://127.0.0.1:5000"  # what `make ui` starts
 
 
 class MlflowTracking(dg.ConfigurableResource):
-    """Empty ``tracking_uri`` means ``MLFLOW_TRACKING_URI`` or ``sqlite:///<COSAVATAR_HOME>/mlflow.db``; empty
-    ``ui_url`` (where the MLflow UI serves, for the links in asset metadata) means ``COSAVATAR_MLFLOW_UI`` or
-    ``DEFAULT_MLFLOW_UI`` (what `make ui` starts)."""
+    """Empty ``tracking_uri`` means the home's store (``HomeLayout.mlflow_tracking_uri``); ``ui_url`` is where the
+    MLflow UI serves, for the links in asset metadata. The code location sets both from the environment
+    (``MLFLOW_TRACKING_URI``, ``COSAVATAR_MLFLOW_UI``) when it names them."""
 
+    storage: dg.ResourceDependency[StorageResource]
     tracking_uri: str = ""
-    home: str = ""
     experiment: str = "cosavatar"
-    ui_url: str = ""
+    ui_url: str = DEFAULT_MLFLOW_UI
 
     def tracker(self) -> Tracker:
-        home = layout(Path(self.home) if self.home else None)
-        ui_url = self.ui_url or os.environ.get("COSAVATAR_MLFLOW_UI") or DEFAULT_MLFLOW_UI
+        home = self.storage.home
         return Tracker(
-            self.tracking_uri or home.mlflow_tracking_uri, home.mlflow_artifact_root, self.experiment, ui_url
+            self.tracking_uri or home.mlflow_tracking_uri, home.mlflow_artifact_root, self.experiment, self.ui_url
         )
 
     @contextmanager

@@ -161,3 +161,35 @@ def test_edit_video_keys_are_spelled_as_dagster_spells_them():
     assert edit_video_key("pink_hair", "woman") == str(dg.MultiPartitionKey({"video": "woman", "edit": "pink_hair"}))
     assert key_parts(edit_video_key("pink_hair", "woman")) == ["pink_hair", "woman"]
     assert key_parts("woman") == ["woman"]
+
+
+def test_resources_read_the_environment_through_envvars_and_a_given_home_travels_with_the_run(
+    tmp_path, monkeypatch, sample_clips, mlflow_uri
+):
+    """The code location binds environment settings as `dg.EnvVar`s (resolved when a run starts); a `Pipeline` given
+    a home passes it in each run's config and changes nothing in the process's environment."""
+    from cosavatar_pipeline.home import layout
+    from cosavatar_pipeline.orchestration.definitions import IP2P_MODEL_ENV, build_resources
+    from cosavatar_pipeline.orchestration.operations import Pipeline
+
+    elsewhere = tmp_path / "the environment's home"
+    monkeypatch.setenv("COSAVATAR_HOME", str(elsewhere))
+    monkeypatch.setenv(IP2P_MODEL_ENV, str(tmp_path / "weights"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
+    resources = build_resources()
+    assert resources["editor"].model == dg.EnvVar(IP2P_MODEL_ENV)
+    assert resources["editor"].process_config_and_initialize().model == str(tmp_path / "weights")
+    assert resources["manifest_io_manager"].storage is resources["storage"]  # a declared dependency, not its own
+
+    import decord  # noqa: F401  (it appends its own folder to PATH when first imported, as the frames stage does)
+
+    environment_before = dict(os.environ)
+    pipeline = Pipeline(home=layout(tmp_path / "given home"))
+    pipeline.add_video(sample_clips["astronaut_talking"], name="astronaut")
+    outcome = pipeline.materialize_video("astronaut", select=["source_video", "frames"])
+    pipeline.instance.dispose()
+    assert outcome.success, outcome.failures
+    assert dict(os.environ) == environment_before
+    assert (tmp_path / "given home" / "store" / "frames" / "astronaut" / "manifest.json").exists()
+    assert not elsewhere.exists()

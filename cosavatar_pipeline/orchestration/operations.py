@@ -49,8 +49,7 @@ def instance_for(home: HomeLayout) -> dg.DagsterInstance:
     environment (sqlite, or PostgreSQL with ``DAGSTER_POSTGRES_URL``)."""
     dagster_home = dagster_home_for(home)
     write_instance_config(dagster_home)
-    os.environ["DAGSTER_HOME"] = str(dagster_home)
-    return dg.DagsterInstance.get()
+    return dg.DagsterInstance.from_config(str(dagster_home))
 
 
 @dataclass
@@ -64,14 +63,16 @@ class StepOutcome:
 class Pipeline:
     """The project's registry and its Dagster instance, kept in step."""
 
-    # Step logs at INFO (progress lines, results); Dagster's DEBUG event stream stays in the run's event log.
-    run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-
     def __init__(self, home: HomeLayout | None = None, instance: dg.DagsterInstance | None = None):
+        """home: default the one ``COSAVATAR_HOME`` names, which every process of a run (Celery workers included)
+        reads from its own environment; a home given here travels with each run's config instead."""
         self.home = home or layout()
-        os.environ["COSAVATAR_HOME"] = str(self.home.root)  # resources resolve the same root
         self.registry = Registry(self.home.registry)
         self.instance = instance or instance_for(self.home)
+        # Step logs at INFO (progress lines, results); Dagster's DEBUG event stream stays in the run's event log.
+        self.run_config: dict = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+        if home is not None:
+            self.run_config["resources"] = {"storage": {"config": {"root": str(self.home.root)}}}
 
     # registration -----------------------------------------------------------------------------------------------
     def add_video(self, path: Path, name: str | None = None, preset: str | None = None) -> VideoRegistration:
@@ -154,7 +155,7 @@ class Pipeline:
         """What would fail an edit's first round, checked before launching it: both registered, the video's avatar
         stored, the edit's region present in the video, its editor able to run here."""
         from assets.edit_rounds import check_edit_can_run
-        from resources.editor import EditorResource
+        from cosavatar_pipeline.orchestration.definitions import editor_here
 
         spec = self.registry.get_edit(edit)
         self.registry.get_video(video)
@@ -164,7 +165,7 @@ class Pipeline:
                 f"video {video!r} has no {' or '.join(missing)} yet: run `cosavatar materialize --video {video}` first"
             )
         labels = load_labels(self.asset_folder("face_parsing", video))
-        check_edit_can_run(spec, video, labels, EditorResource())
+        check_edit_can_run(spec, video, labels, editor_here())
 
     def materialize_edit(
         self, edit: str, video: str, select: list[str] | None = None, asset_config: dict[str, dict] | None = None

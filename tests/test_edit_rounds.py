@@ -13,6 +13,9 @@ TINY = {"finetune_steps": 60, "evaluation_frames": 6, "checkpoint_every": 20}
 
 @pytest.fixture
 def no_ip2p_weights(monkeypatch, tmp_path):
+    """No InstructPix2Pix weights anywhere, whatever this machine caches: an empty HF cache (read when the editor is
+    chosen) and, for a code location loaded after this point, a model folder that does not exist."""
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty_hf_cache"))
     monkeypatch.setenv("COSAVATAR_IP2P_MODEL", str(tmp_path / "no_weights_here"))
 
 

@@ -253,11 +253,12 @@ def gate_volume(gate_landmarks: torch.Tensor, box: torch.Tensor, resolution: int
 
 
 def sample_gate(volume: torch.Tensor, normalised: torch.Tensor) -> torch.Tensor:
-    """(P, 3) points normalised to the head box -> (P, 1) gate, trilinear in ``gate_volume``."""
+    """(1, C, R, R, R) gates (``gate_volume``s stacked on dim 1), (P, 3) points normalised to the head box -> (P, C),
+    trilinear."""
     sampled = torch.nn.functional.grid_sample(
         volume, normalised.view(1, 1, 1, -1, 3), mode="bilinear", padding_mode="border", align_corners=True
-    )
-    return sampled.view(-1, 1)
+    )  # (1, C, 1, 1, P)
+    return sampled.view(volume.shape[1], -1).t()
 
 
 def gate_landmark_ids() -> np.ndarray:

@@ -81,10 +81,12 @@ class AvatarModel(nn.Module):
             self.register_buffer("mouth_interior", torch.as_tensor(face.mouth_interior_rgb, dtype=torch.float32))
         gate_landmarks = identity[torch.as_tensor(deformation.gate_landmark_ids())]
         box = torch.as_tensor(head_box, dtype=torch.float32)
-        self.register_buffer("gate", deformation.gate_volume(gate_landmarks, box), persistent=False)
+        gates = [deformation.gate_volume(gate_landmarks, box)]
         if self.config.head_pose_condition:
             # the pose may shape what lies away from the face (hair), never the face the landmarks describe
-            self.register_buffer("pose_gate", 1 - deformation.gate_volume(identity, box), persistent=False)
+            gates.append(1 - deformation.gate_volume(identity, box))
+        # (1, 1 or 2, R, R, R): the code's gate and the pose's, read with one lookup
+        self.register_buffer("gates", torch.cat(gates, dim=1), persistent=False)
         keep = identity[torch.as_tensor(deformation.keep_landmark_ids(face.identity))]
         self.head_occupancy.keep_near(keep, torch.as_tensor(head_box, dtype=torch.float32), deformation.KEEP_RADIUS_MM)
 
@@ -135,10 +137,10 @@ class AvatarModel(nn.Module):
     def _warped_condition(self, normalised: torch.Tensor, codes: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
         """The warped head field's condition at (P, 3) normalised points: whitened codes (P, K) gated to the mouth
         and eyes, then, when the field reads it, the pose (P, 6) gated to what lies away from the face."""
-        gated = deformation.sample_gate(self.gate, normalised) * codes
+        gates = deformation.sample_gate(self.gates, normalised)
         if not self.config.head_pose_condition:
-            return gated
-        return torch.cat([gated, deformation.sample_gate(self.pose_gate, normalised) * pose], dim=-1)
+            return gates * codes
+        return torch.cat([gates[:, :1] * codes, gates[:, 1:] * pose], dim=-1)
 
     def render_rays(
         self,

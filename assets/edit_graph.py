@@ -1,22 +1,12 @@
-"""The edit stage's graph and keys: K rounds (``COSAVATAR_EDIT_ROUNDS``), their asset names, and the edit spec and
-video of an (edit, video) partition."""
-
-import os
+"""The edit stage's graph and keys: its K rounds (``EDIT_ROUNDS``), their asset names, and the edit spec and video
+of an (edit, video) partition."""
 
 import dagster as dg
 
 from assets.reporting import user_errors_fail_the_step
-from cosavatar_pipeline.editing.config import DEFAULT_ROUNDS
+from cosavatar_pipeline.editing.config import EDIT_ROUNDS
 from cosavatar_pipeline.registry import EditSpec
 from resources import StorageResource
-
-
-def edit_round_count() -> int:
-    """K, the number of rounds: ``COSAVATAR_EDIT_ROUNDS`` or 3. It shapes the asset graph, so it is read once."""
-    value = os.environ.get("COSAVATAR_EDIT_ROUNDS", str(DEFAULT_ROUNDS))
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"COSAVATAR_EDIT_ROUNDS must be a whole number >= 1, not {value!r}")
-    return int(value)
 
 
 def dataset_asset_name(k: int) -> str:
@@ -28,7 +18,7 @@ def avatar_asset_name(k: int) -> str:
     return "avatar" if k == 0 else f"edited_avatar_round_{k}"
 
 
-LAST_ROUND_AVATAR = avatar_asset_name(edit_round_count())
+LAST_ROUND_AVATAR = avatar_asset_name(EDIT_ROUNDS)
 
 
 def edit_of(context: dg.AssetExecutionContext, storage: StorageResource) -> tuple[EditSpec, str]:

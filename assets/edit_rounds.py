@@ -1,7 +1,9 @@
 """`edited_dataset_round_{k}` and `edited_avatar_round_{k}`, k = 1..K: the iterative dataset update, one asset
 per step so a user sees and audits every round. Partitioned by (edit, video); they read the video's stages as
-they are, so adding an edit never recomputes a reconstruction."""
+they are, so adding an edit never recomputes a reconstruction. An edit that runs fewer rounds than K
+(``EditSpec.rounds``) passes its last avatar on through the rounds after it, so the final render reads it."""
 
+import os
 import shutil
 from pathlib import Path
 from typing import Optional
@@ -9,14 +11,14 @@ from typing import Optional
 import dagster as dg
 import numpy as np
 
-from assets.edit_graph import avatar_asset_name, dataset_asset_name, edit_of, edit_round_count
+from assets.edit_graph import avatar_asset_name, dataset_asset_name, edit_of
 from assets.inputs import avatar_inputs
 from assets.partitions import edit_video_partitions
 from assets.placement import GPU_POOL, GPU_STEP_TAGS
 from assets.reporting import ProgressLog, manifest_output, preview_metadata, user_errors_fail_the_step
 from assets.training import stage_checkpoint, train_with_logs, training_figures
 from cosavatar_pipeline.editing.choice import check_editor_can_run, choose_editor
-from cosavatar_pipeline.editing.config import EditRoundConfig
+from cosavatar_pipeline.editing.config import EDIT_ROUNDS, EditRoundConfig
 from cosavatar_pipeline.editing.dataset_update import RoundDataset, contact_rows, update_dataset
 from cosavatar_pipeline.editing.finetune import edited_training_data, evaluate_round, finetune_config
 from cosavatar_pipeline.editing.regions import check_region_present
@@ -94,6 +96,34 @@ def ip2p_settings_used(image_editor, spec: EditSpec) -> dict | None:
     }
 
 
+def beyond_the_edit(context: dg.AssetExecutionContext, storage: StorageResource, k: int, spec: EditSpec):
+    """A dataset round past the edit's own rounds: nothing is rendered or edited; its manifest says so."""
+    context.log.info(f"edit {spec.name!r} runs {spec.rounds} round(s): round {k} edits nothing")
+    with storage.write_partition(context) as writer:
+        writer.record([], round=k, skipped=True, edit_rounds=spec.rounds)
+    return manifest_output(writer.manifest, {"skipped": f"the edit runs {spec.rounds} of {EDIT_ROUNDS} rounds"})
+
+
+def pass_avatar_on(
+    context: dg.AssetExecutionContext, storage: StorageResource, k: int, spec: EditSpec, previous_avatar: Manifest
+):
+    """An avatar round past the edit's own rounds: the previous round's avatar, its files hard-linked (copied across
+    filesystems) and its figures kept, so the final render reads the edit's last fine-tuned avatar."""
+    previous = avatar_asset_name(k - 1)
+    context.log.info(f"edit {spec.name!r} runs {spec.rounds} round(s): round {k} passes {previous} on")
+    with storage.write_partition(context) as writer:
+        for name in previous_avatar.files:
+            try:
+                os.link(previous_avatar.path(name), writer.staging / name)
+            except OSError:
+                shutil.copy2(previous_avatar.path(name), writer.staging / name)
+        writer.record(list(previous_avatar.files), **{**previous_avatar.info, "round": k, "passed_on_from": previous})
+    return manifest_output(
+        writer.manifest,
+        {"passed on": f"{previous} (the edit runs {spec.rounds} of {EDIT_ROUNDS} rounds)", "round": k},
+    )
+
+
 def build_dataset_round(k: int) -> dg.AssetsDefinition:
     previous = avatar_asset_name(k - 1)
 
@@ -127,6 +157,8 @@ def build_dataset_round(k: int) -> dg.AssetsDefinition:
         editor: EditorResource,
     ) -> dg.Output[Manifest]:
         spec, video = edit_of(context, storage)
+        if k > spec.rounds:
+            return beyond_the_edit(context, storage, k, spec)
         preset = frames.info["preset"]
         round_config = config.round_config(preset)
         with user_errors_fail_the_step():
@@ -204,6 +236,8 @@ def build_dataset_round(k: int) -> dg.AssetsDefinition:
         f"under {MAX_TARGET_CHANGE_BEYOND_FEATHER} levels (mean absolute, 0-255).",
     )
     def targets_stay_in_region(edited_dataset: Manifest) -> dg.AssetCheckResult:
+        if edited_dataset.info.get("skipped"):
+            return dg.AssetCheckResult(passed=True, metadata={"skipped": "the edit runs fewer rounds"})
         beyond = edited_dataset.info["target_change_beyond_feather"]
         return dg.AssetCheckResult(
             passed=bool(beyond < MAX_TARGET_CHANGE_BEYOND_FEATHER),
@@ -246,6 +280,8 @@ def build_avatar_round(k: int) -> dg.AssetsDefinition:
         device: ComputeDevice,
     ) -> dg.Output[Manifest]:
         spec, _ = edit_of(context, storage)
+        if k > spec.rounds:
+            return pass_avatar_on(context, storage, k, spec, previous_avatar)
         preset = frames.info["preset"]
         round_config = config.round_config(preset)
         avatar_config = saved_config(Path(previous_avatar.directory))
@@ -345,4 +381,4 @@ def build_edit_rounds(count: int) -> tuple[list[dg.AssetsDefinition], list[dg.As
     return assets, checks
 
 
-EDIT_ROUND_ASSETS, EDIT_ROUND_CHECKS = build_edit_rounds(edit_round_count())
+EDIT_ROUND_ASSETS, EDIT_ROUND_CHECKS = build_edit_rounds(EDIT_ROUNDS)

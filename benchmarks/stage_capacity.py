@@ -4,7 +4,7 @@
                                         [--cap-steps 60] [--out benchmarks/results/capacity.json]
 
 For each preset, a fresh home with the clip (and a driver clip for the reenactment), then every stage of the video
-job and of one edit (K rounds, K = COSAVATAR_EDIT_ROUNDS or 3) materialized one at a time, each in its own process,
+job and of one edit (all K = EDIT_ROUNDS rounds) materialized one at a time, each in its own process,
 as a worker runs a step: wall time of the materialization (imports excluded; Dagster's per-run start-up and the
 step's MLflow run included) and the process's peak RSS (imports included: a worker holds them too).
 
@@ -32,6 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cosavatar_pipeline.editing.config import EDIT_ROUNDS  # noqa: E402
+
 SHARED_VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "videos"
 DEFAULT_VIDEO = SHARED_VIDEOS / "talking_woman_bluebg.mp4"
 DEFAULT_DRIVER = SHARED_VIDEOS / "driving_man_expressions.mp4"
@@ -46,7 +48,6 @@ def _environment(home: Path) -> dict[str, str]:
         "COSAVATAR_HOME": str(home),
         "DAGSTER_HOME": str(home / "dagster"),
         "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}",
-        "COSAVATAR_EDIT_ROUNDS": os.environ.get("COSAVATAR_EDIT_ROUNDS", "3"),
         "COSAVATAR_DRIVER": DRIVER,
         "COSAVATAR_IP2P_MODEL": str(home / "no_ip2p_weights"),  # none here: the procedural editor
         "GLOG_minloglevel": "2",
@@ -188,7 +189,6 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "whole-video-job":
         print(json.dumps(whole_video_job(Path(sys.argv[2]), sys.argv[3], json.loads(sys.argv[4]))))
         return
-    os.environ.setdefault("COSAVATAR_EDIT_ROUNDS", "3")  # shapes the graph: parent and children must agree
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", default="tiny,preview")
     parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
@@ -206,7 +206,7 @@ def main() -> None:
         "machine": platform.machine(),
         "accelerator": "none (GPU-queue stages timed on the CPU)",
         "video": args.video.name,
-        "edit_rounds": int(_environment(Path("."))["COSAVATAR_EDIT_ROUNDS"]),
+        "edit_rounds": EDIT_ROUNDS,
     }
     for preset in args.presets.split(","):
         started = time.perf_counter()

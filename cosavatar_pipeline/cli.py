@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from cosavatar_pipeline.editing.config import DEFAULT_IP2P_SETTINGS, IP2P_SETTING_PRESETS
+from cosavatar_pipeline.editing.config import DEFAULT_IP2P_SETTINGS, EDIT_ROUNDS, IP2P_SETTING_PRESETS
 from cosavatar_pipeline.errors import CosavatarError, InputError
 from cosavatar_pipeline.presets import DEFAULT_PRESET, PRESETS
 from cosavatar_pipeline.slugs import edit_video_key
@@ -60,16 +60,22 @@ def add_edit(
     ip2p_settings: str = typer.Option(
         DEFAULT_IP2P_SETTINGS, help=f"InstructPix2Pix settings: {', '.join(sorted(IP2P_SETTING_PRESETS))} (see README)"
     ),
+    rounds: int = typer.Option(
+        EDIT_ROUNDS, help=f"dataset-update + fine-tune rounds, 1 to {EDIT_ROUNDS}; later rounds pass the avatar on"
+    ),
 ) -> None:
     """Register an edit spec as an `edit` partition."""
     try:
         spec = _pipeline().add_edit(
-            prompt, name=name, region=region, editor=editor, seed=seed, ip2p_settings=ip2p_settings
+            prompt, name=name, region=region, editor=editor, seed=seed, ip2p_settings=ip2p_settings, rounds=rounds
         )
     except CosavatarError as exc:
         _fail(exc)
     how = "inferred from the prompt" if spec.region_inferred else "given"
-    typer.echo(f"registered edit {spec.name!r}: {spec.prompt!r}, region {spec.region} ({how}), editor {spec.editor}")
+    typer.echo(
+        f"registered edit {spec.name!r}: {spec.prompt!r}, region {spec.region} ({how}), editor {spec.editor}, "
+        f"{spec.rounds} round(s)"
+    )
 
 
 @app.command()

@@ -11,13 +11,13 @@ import unicodedata
 from dataclasses import asdict, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
 from cosavatar_pipeline.atomic import write_json_exclusive
-from cosavatar_pipeline.editing.config import DEFAULT_IP2P_SETTINGS, IP2P_SETTING_PRESETS
+from cosavatar_pipeline.editing.config import DEFAULT_IP2P_SETTINGS, EDIT_ROUNDS, IP2P_SETTING_PRESETS
 from cosavatar_pipeline.errors import InputError, RegistryError, require_file
 from cosavatar_pipeline.presets import DEFAULT_PRESET, default_preset, get_preset
 from cosavatar_pipeline.slugs import name_from, validate_slug
@@ -104,6 +104,8 @@ class EditSpec:
     seed: int = 0
     registered_at: str = field(default_factory=_now)
     ip2p_settings: str = DEFAULT_IP2P_SETTINGS  # a key of IP2P_SETTING_PRESETS (specs written before it: the default)
+    # how many of the graph's K rounds this edit runs; the rest pass the last avatar on (specs written before: K)
+    rounds: Annotated[int, Field(ge=1, le=EDIT_ROUNDS)] = EDIT_ROUNDS
 
 
 def validate_prompt(prompt: str) -> str:
@@ -218,8 +220,11 @@ class Registry:
         editor: str = "auto",
         seed: int = 0,
         ip2p_settings: str = DEFAULT_IP2P_SETTINGS,
+        rounds: int = EDIT_ROUNDS,
     ) -> EditSpec:
         text = validate_prompt(prompt)
+        if not 1 <= rounds <= EDIT_ROUNDS:
+            raise InputError(f"rounds {rounds}", f"an edit runs 1 to {EDIT_ROUNDS} rounds (the asset graph's)")
         if ip2p_settings not in IP2P_SETTING_PRESETS:
             raise InputError(
                 repr(ip2p_settings), f"unknown InstructPix2Pix settings; choose one of {sorted(IP2P_SETTING_PRESETS)}"
@@ -240,6 +245,7 @@ class Registry:
             editor=editor,
             seed=seed,
             ip2p_settings=ip2p_settings,
+            rounds=rounds,
         )
         try:
             write_json_exclusive(self.edits_dir / f"{name}.json", asdict(spec))

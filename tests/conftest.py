@@ -118,18 +118,18 @@ def materialization_counts(instance, names: list[str]) -> dict[str, int]:
 @pytest.fixture(scope="session")
 def backfilled_edit(trained_avatars, tmp_path_factory):
     """`cosavatar materialize --edit backfilled` over both real clips in a separate process, as a user runs it:
-    K = 1 round (COSAVATAR_EDIT_ROUNDS), tiny settings from a --config file, no IP2P weights; each clip is the
+    one round (the edit's `rounds`), tiny settings from a --config file, no IP2P weights; each clip is the
     other's reenactment driver. Returns (pipeline, the finished process, video-asset materialization counts before)."""
     import subprocess
     import sys
 
     pipeline = trained_avatars
-    pipeline.add_edit("make the hair blue", name="backfilled")
+    pipeline.add_edit("make the hair blue", name="backfilled", rounds=1)
     folder = tmp_path_factory.mktemp("backfill")
     config = folder / "tiny.yaml"
     config.write_text("edited_*_round_*: {finetune_steps: 10, evaluation_frames: 2}\n")
     before = materialization_counts(pipeline.instance, pipeline.video_asset_names())
-    env = {**os.environ, "COSAVATAR_EDIT_ROUNDS": "1", "COSAVATAR_IP2P_MODEL": str(folder / "no_weights")}
+    env = {**os.environ, "COSAVATAR_IP2P_MODEL": str(folder / "no_weights")}
     result = subprocess.run(
         [
             sys.executable,

@@ -128,6 +128,13 @@ def test_backfilling_an_edit_over_every_video_runs_only_edit_stages(backfilled_e
     for video in ("man", "woman"):
         assert f"backfilled|{video}" in pipeline.materialized("edited_avatar_round_1")
         assert f"backfilled|{video}" in pipeline.materialized("final_render")
+    # the edit runs one of the graph's three rounds: the later ones edit nothing and pass round 1's avatar on
+    first, last = (manifest_of(pipeline, f"edited_avatar_round_{k}", "backfilled|woman") for k in (1, 3))
+    assert last.files == first.files and last.info["passed_on_from"] == "edited_avatar_round_2"
+    assert last.info["psnr_vs_targets"] == first.info["psnr_vs_targets"]
+    skipped = manifest_of(pipeline, "edited_dataset_round_2", "backfilled|woman")
+    assert skipped.files == {} and skipped.info["skipped"] and skipped.info["edit_rounds"] == 1
+    assert "round 2 edits nothing" in result.stdout + result.stderr  # the step log says so
     # the instance's event log: not one video-partitioned asset was materialized by the backfill
     assert materialization_counts(pipeline.instance, pipeline.video_asset_names()) == before
 

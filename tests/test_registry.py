@@ -71,6 +71,21 @@ def test_an_edit_names_its_instructpix2pix_settings(tmp_path):
     assert registry.get_edit("make_it_blue").ip2p_settings == "in2n"
 
 
+def test_an_edit_runs_one_to_k_of_the_graphs_rounds(tmp_path):
+    import json
+
+    registry = Registry(tmp_path)
+    assert registry.register_edit("give her pink hair").rounds == 3
+    assert registry.get_edit(registry.register_edit("make it blue", rounds=1).name).rounds == 1
+    for rounds in (0, 4):
+        with pytest.raises(InputError, match="an edit runs 1 to 3 rounds"):
+            registry.register_edit("make it red", rounds=rounds)
+    # a spec written before the setting existed runs every round
+    path = registry.edits_dir / "make_it_blue.json"
+    path.write_text(json.dumps({k: v for k, v in json.loads(path.read_text()).items() if k != "rounds"}))
+    assert registry.get_edit("make_it_blue").rounds == 3
+
+
 def test_video_registration_rejects_duplicates_and_missing_files(tmp_path):
     registry = Registry(tmp_path / "registry")
     clip = tmp_path / "clip.mp4"
@@ -133,6 +148,10 @@ def test_prompts_with_hidden_characters_and_names_without_letters_are_refused(tm
         (
             '{"name": "bad", "prompt": "pink hair", "region": "aura", "region_inferred": true}',
             "region: Input should be",
+        ),
+        (
+            '{"name": "bad", "prompt": "pink hair", "region": "hair", "region_inferred": true, "rounds": 4}',
+            "rounds: Input should be less than or equal to 3",
         ),
         ('{"name": "bad", "prompt": "pink ha', "Invalid JSON"),
         (

@@ -170,7 +170,6 @@ def cluster(tmp_path_factory, sample_clips):
             "MLFLOW_TRACKING_URI": mlflow_url,
             "COSAVATAR_MLFLOW_UI": mlflow_url,
             "COSAVATAR_PRESET": "tiny",
-            "COSAVATAR_EDIT_ROUNDS": "1",
             "COSAVATAR_IP2P_MODEL": str(root / "no_ip2p_weights"),  # none on these machines: procedural editor
             "GLOG_minloglevel": "2",
         }
@@ -196,7 +195,7 @@ def cluster(tmp_path_factory, sample_clips):
         cluster.timings_s["videos"] = time.monotonic() - started
 
         # The edit from the CLI: its process orchestrates the run, the steps go to the workers.
-        _cli(env, "add-edit", "give her pink hair", "--name", EDIT)
+        _cli(env, "add-edit", "give her pink hair", "--name", EDIT, "--rounds", "1")
         started = time.monotonic()
         _cli(env, "materialize", "--edit", EDIT, "--video", KILLED_VIDEO)
         cluster.timings_s["edit"] = time.monotonic() - started

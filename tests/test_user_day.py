@@ -61,7 +61,6 @@ def day(tmp_path_factory, sample_clips, mlflow_uri):
         "COSAVATAR_HOME": str(root / "home"),
         "MLFLOW_TRACKING_URI": mlflow_uri,
         "COSAVATAR_PRESET": "tiny",
-        "COSAVATAR_EDIT_ROUNDS": "1",
         "COSAVATAR_IP2P_MODEL": str(root / "no_ip2p_weights"),  # none exist on these machines: procedural editor
     }
     dev = DagsterDev(env, root / "dagster_dev.log")
@@ -87,7 +86,7 @@ def day(tmp_path_factory, sample_clips, mlflow_uri):
         # 2. An edit registered from the CLI, backfilled over every video through the webserver's GraphQL API.
         cli = [sys.executable, "-c", "from cosavatar_pipeline.cli import main; main()"]
         added = subprocess.run(
-            cli + ["add-edit", "give her pink hair", "--name", EDIT],
+            cli + ["add-edit", "give her pink hair", "--name", EDIT, "--rounds", "1"],
             env=env,
             capture_output=True,
             text=True,

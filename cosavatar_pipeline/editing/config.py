@@ -8,7 +8,9 @@ from dataclasses import asdict, dataclass, replace
 from cosavatar_pipeline.errors import InputError
 
 DEFAULT_MODEL = "timbrooks/instruct-pix2pix"
-DEFAULT_ROUNDS = 3  # K: dataset-update + fine-tune rounds per edit (env COSAVATAR_EDIT_ROUNDS overrides)
+# K: the dataset-update + fine-tune rounds in the asset graph. An edit runs 1..K of them (``EditSpec.rounds``); the
+# graph itself never changes, so every process of a deployment serves the same one.
+EDIT_ROUNDS = 3
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from cosavatar_pipeline.editing.config import DEFAULT_IP2P_SETTINGS
+from cosavatar_pipeline.editing.config import DEFAULT_IP2P_SETTINGS, EDIT_ROUNDS
 from cosavatar_pipeline.errors import RegistryError
 from cosavatar_pipeline.home import HomeLayout, layout
 from cosavatar_pipeline.orchestration.executors import executor_name
@@ -23,9 +23,6 @@ from cosavatar_pipeline.registry import EditSpec, Registry, VideoRegistration, s
 from cosavatar_pipeline.stages.face_parsing import load_labels
 from cosavatar_pipeline.video.frames import check_video
 
-VIDEO_JOB = "reconstruct_video"
-EDIT_JOB = "apply_edit"
-ANIMATION_JOB = "check_animation"
 LAUNCHER_TAG, PID_TAG, HOST_TAG = "cosavatar/launcher", "cosavatar/pid", "cosavatar/host"
 
 
@@ -37,6 +34,16 @@ def _process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _job(kind: str) -> dg.JobDefinition:
+    """The code location's ``video``, ``edit`` or ``animation`` job (``assets/jobs.py``). The asset graph is imported on
+    first use: it imports torch and mediapipe, which registering a video does not need."""
+    from assets import jobs
+    from cosavatar_pipeline.orchestration.definitions import defs
+
+    job = {"video": jobs.reconstruct_video_job, "edit": jobs.apply_edit_job, "animation": jobs.check_animation_job}
+    return defs.resolve_job_def(job[kind].name)
 
 
 def dagster_home_for(home: HomeLayout) -> Path:
@@ -97,9 +104,10 @@ class Pipeline:
         editor: str = "auto",
         seed: int = 0,
         ip2p_settings: str = DEFAULT_IP2P_SETTINGS,
+        rounds: int = EDIT_ROUNDS,
     ) -> EditSpec:
         spec = self.registry.register_edit(
-            prompt, name=name, region=region, editor=editor, seed=seed, ip2p_settings=ip2p_settings
+            prompt, name=name, region=region, editor=editor, seed=seed, ip2p_settings=ip2p_settings, rounds=rounds
         )
         self.instance.add_dynamic_partitions("edit", [spec.name])
         return spec
@@ -116,14 +124,12 @@ class Pipeline:
         self, video: str, select: list[str] | None = None, asset_config: dict[str, dict] | None = None
     ) -> StepOutcome:
         """Run the video-stage job for one partition; ``asset_config`` maps asset names to their run config."""
-        from cosavatar_pipeline.orchestration.definitions import defs
-
         self.registry.get_video(video)
         if video not in self.instance.get_dynamic_partitions("video"):
             self.instance.add_dynamic_partitions("video", [video])
         if select:
             self._check_upstream_stored(video, select)
-        return self._execute(defs.resolve_job_def(VIDEO_JOB), video, select, asset_config)
+        return self._execute(_job("video"), video, select, asset_config)
 
     def _check_upstream_stored(self, video: str, select: list[str]) -> None:
         """Before a run of only some stages: each input they read is selected too or already stored."""
@@ -143,13 +149,11 @@ class Pipeline:
 
     def materialize_animation(self, video: str, driver: str = "") -> StepOutcome:
         """`avatar_reenactment` of one video: its unedited avatar driven by ``driver`` (default: see the asset)."""
-        from cosavatar_pipeline.orchestration.definitions import defs
-
         self.registry.get_video(video)
         if video not in self.materialized("avatar"):
             raise RegistryError(f"video {video!r} has no avatar yet: run `cosavatar materialize --video {video}` first")
         config = {"avatar_reenactment": {"driver": driver}} if driver else None
-        return self._execute(defs.resolve_job_def(ANIMATION_JOB), video, None, config)
+        return self._execute(_job("animation"), video, None, config)
 
     def check_edit(self, edit: str, video: str) -> None:
         """What would fail an edit's first round, checked before launching it: both registered, the video's avatar
@@ -171,15 +175,11 @@ class Pipeline:
         self, edit: str, video: str, select: list[str] | None = None, asset_config: dict[str, dict] | None = None
     ) -> StepOutcome:
         """Run the edit-stage job for one (edit, video) partition; the video's own stages are read as they are."""
-        from cosavatar_pipeline.orchestration.definitions import defs
-
         self.check_edit(edit, video)
         for dimension, key in (("edit", edit), ("video", video)):
             if key not in self.instance.get_dynamic_partitions(dimension):
                 self.instance.add_dynamic_partitions(dimension, [key])
-        return self._execute(
-            defs.resolve_job_def(EDIT_JOB), dg.MultiPartitionKey({"edit": edit, "video": video}), select, asset_config
-        )
+        return self._execute(_job("edit"), dg.MultiPartitionKey({"edit": edit, "video": video}), select, asset_config)
 
     def _execute(
         self, job, partition_key: str, select: list[str] | None, asset_config: dict[str, dict] | None
@@ -243,10 +243,10 @@ class Pipeline:
         return partition_folder(self.home.store, asset_name, partition)
 
     def video_asset_names(self) -> list[str]:
-        return self._job_asset_names(VIDEO_JOB)
+        return self._job_asset_names("video")
 
     def edit_asset_names(self) -> list[str]:
-        return self._job_asset_names(EDIT_JOB)
+        return self._job_asset_names("edit")
 
     def edit_prerequisites(self) -> list[str]:
         """The video stages the edit stages read (upstream of them), in graph order."""
@@ -258,10 +258,10 @@ class Pipeline:
         return [name for name in self.video_asset_names() if dg.AssetKey(name) in upstream]
 
     @staticmethod
-    def _job_asset_names(job_name: str) -> list[str]:
+    def _job_asset_names(kind: str) -> list[str]:
         from cosavatar_pipeline.orchestration.definitions import defs
 
-        in_job = defs.resolve_job_def(job_name).asset_layer.executable_asset_keys
+        in_job = _job(kind).asset_layer.executable_asset_keys
         return [key.path[-1] for key in defs.resolve_asset_graph().toposorted_asset_keys if key in in_job]
 
 

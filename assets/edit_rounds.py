@@ -5,11 +5,13 @@ they are, so adding an edit never recomputes a reconstruction. An edit that runs
 
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import dagster as dg
 import numpy as np
+import torch
 
 from assets.edit_graph import avatar_asset_name, dataset_asset_name, edit_of
 from assets.inputs import avatar_inputs
@@ -20,9 +22,17 @@ from assets.training import stage_checkpoint, train_with_logs, training_figures
 from cosavatar_pipeline.editing.choice import check_editor_can_run, choose_editor
 from cosavatar_pipeline.editing.config import EDIT_ROUNDS, EditRoundConfig
 from cosavatar_pipeline.editing.dataset_update import RoundDataset, contact_rows, update_dataset
-from cosavatar_pipeline.editing.finetune import edited_training_data, evaluate_round, finetune_config
+from cosavatar_pipeline.editing.finetune import (
+    RoundEvaluation,
+    edited_training_data,
+    evaluate_round,
+    finetune_config,
+)
 from cosavatar_pipeline.editing.regions import check_region_present
 from cosavatar_pipeline.errors import InputError
+from cosavatar_pipeline.nerf.config import NerfConfig
+from cosavatar_pipeline.nerf.dataset import AvatarDataset
+from cosavatar_pipeline.nerf.model import AvatarModel
 from cosavatar_pipeline.nerf.render import render_dataset_frames
 from cosavatar_pipeline.nerf.trainer import load_trained, saved_config
 from cosavatar_pipeline.parsing.labels import region_mask
@@ -31,6 +41,7 @@ from cosavatar_pipeline.presets import edit_round_config
 from cosavatar_pipeline.preview import evenly_spaced, save_png
 from cosavatar_pipeline.registry import EditSpec
 from cosavatar_pipeline.render.outputs import CONTACT_SHEET_FILE
+from cosavatar_pipeline.stages.avatar import AvatarInputs
 from cosavatar_pipeline.stages.face_landmarks import load_landmarks
 from cosavatar_pipeline.stages.face_parsing import load_labels
 from cosavatar_pipeline.stages.frames import load_frames
@@ -124,6 +135,68 @@ def pass_avatar_on(
     )
 
 
+@dataclass
+class EditedFrames:
+    """One round's dataset update: the training frames it edited, with which editor and why, and its figures."""
+
+    dataset: RoundDataset
+    originals: np.ndarray  # (T, S, S, 3) uint8: the training frames as the video shows them
+    editor_name: str
+    reason: str
+    ip2p: dict | None  # the InstructPix2Pix settings it ran with; None for another editor
+    figures: dict[str, float]
+
+
+def edit_training_frames(
+    context: dg.AssetExecutionContext,
+    k: int,
+    spec: EditSpec,
+    round_config: EditRoundConfig,
+    previous_avatar: Manifest,
+    inputs: AvatarInputs,
+    face_landmarks: Manifest,
+    device: ComputeDevice,
+    editor: EditorResource,
+) -> EditedFrames:
+    """Round k's dataset update: the previous round's avatar rendered at every training frame, each render edited
+    and blended into its original frame."""
+    torch_device = device.torch_device()
+    dataset = inputs.dataset(saved_config(Path(previous_avatar.directory)))
+    model = load_trained(Path(previous_avatar.directory), dataset, torch_device)
+    with user_errors_fail_the_step():
+        image_editor, reason = choose_editor(spec.editor, editor.settings(spec.ip2p_settings), torch_device)
+    context.log.info(f"edit {spec.name!r} ({spec.prompt!r}, region {spec.region}): {reason}")
+    train = dataset.train
+    rendered = ProgressLog(context, f"rendered {avatar_asset_name(k - 1)}", 25)
+    renders = render_dataset_frames(model, dataset, train, own_appearance=True, progress=rendered)["rgb"]
+    originals = dataset.frames[train]
+    original_labels = np.asarray(load_labels(inputs.face_parsing))[train]
+    with user_errors_fail_the_step(), device.peak_memory() as memory:
+        round_dataset = update_dataset(
+            renders,
+            originals,
+            original_labels,
+            load_landmarks(face_landmarks.directory)[train],
+            train,
+            image_editor,
+            MediapipeParser(),
+            spec.prompt,
+            spec.region,
+            spec.seed,
+            k,
+            round_config,
+            progress=ProgressLog(context, "edited frames", 25),
+        )
+    figures = round_dataset.figures(
+        originals, region_mask(original_labels, spec.region), round_config.feather_px(dataset.size)
+    )
+    figures.update(memory)
+    if round_dataset.noise_levels:
+        figures.update(noise_level_mean=float(np.mean(round_dataset.noise_levels)))
+    ip2p = ip2p_settings_used(image_editor, spec)
+    return EditedFrames(round_dataset, originals, image_editor.name, reason, ip2p, figures)
+
+
 def build_dataset_round(k: int) -> dg.AssetsDefinition:
     previous = avatar_asset_name(k - 1)
 
@@ -163,91 +236,88 @@ def build_dataset_round(k: int) -> dg.AssetsDefinition:
         round_config = config.round_config(preset)
         with user_errors_fail_the_step():
             check_edit_can_run(spec, video, load_labels(face_parsing.directory), editor)
-        torch_device = device.torch_device()
-        avatar_config = saved_config(Path(previous_avatar.directory))
-        dataset = avatar_inputs(frames, face_coefficients, face_parsing, background_plate).dataset(avatar_config)
-        model = load_trained(Path(previous_avatar.directory), dataset, torch_device)
-        with user_errors_fail_the_step():
-            image_editor, reason = choose_editor(spec.editor, editor.settings(spec.ip2p_settings), torch_device)
-        context.log.info(f"edit {spec.name!r} ({spec.prompt!r}, region {spec.region}): {reason}")
-        train = dataset.train
-        renders = render_dataset_frames(
-            model, dataset, train, own_appearance=True, progress=ProgressLog(context, f"rendered {previous}", 25)
-        )["rgb"]
-        originals = dataset.frames[train]
-        original_labels = np.asarray(load_labels(face_parsing.directory))[train]
-        with user_errors_fail_the_step(), device.peak_memory() as memory:
-            round_dataset = update_dataset(
-                renders,
-                originals,
-                original_labels,
-                load_landmarks(face_landmarks.directory)[train],
-                train,
-                image_editor,
-                MediapipeParser(),
-                spec.prompt,
-                spec.region,
-                spec.seed,
-                k,
-                round_config,
-                progress=ProgressLog(context, "edited frames", 25),
-            )
-        figures = round_dataset.figures(
-            originals, region_mask(original_labels, spec.region), round_config.feather_px(dataset.size)
+        edited = edit_training_frames(
+            context,
+            k,
+            spec,
+            round_config,
+            previous_avatar,
+            avatar_inputs(frames, face_coefficients, face_parsing, background_plate),
+            face_landmarks,
+            device,
+            editor,
         )
-        figures.update(memory)
-        if round_dataset.noise_levels:
-            figures.update(noise_level_mean=float(np.mean(round_dataset.noise_levels)))
-        ip2p_used = ip2p_settings_used(image_editor, spec)
-        sheet = contact_rows(originals, round_dataset)
+        sheet = contact_rows(edited.originals, edited.dataset)
         with storage.write_partition(context) as writer, tracking.run(context) as run:
-            files = round_dataset.save(writer.staging)
+            files = edited.dataset.save(writer.staging)
             save_png(writer.staging / CONTACT_SHEET_FILE, sheet)
             writer.record(
                 files + [CONTACT_SHEET_FILE],
                 preset=preset,
-                editor=image_editor.name,
-                editor_reason=reason,
+                editor=edited.editor_name,
+                editor_reason=edited.reason,
                 round=k,
-                noise_levels=round_dataset.noise_levels,
-                ip2p=ip2p_used,
-                **figures,
+                noise_levels=edited.dataset.noise_levels,
+                ip2p=edited.ip2p,
+                **edited.figures,
             )
-            run.log_params(round_params(spec, k, round_config, image_editor.name, reason, ip2p_used))
-            run.log_metrics(figures)
+            run.log_params(round_params(spec, k, round_config, edited.editor_name, edited.reason, edited.ip2p))
+            run.log_metrics(edited.figures)
             run.log_image(sheet, "original_raw_edit_blended.png")
         return manifest_output(
             writer.manifest,
             {
-                "editor": image_editor.name,
-                "editor_reason": reason,
+                "editor": edited.editor_name,
+                "editor_reason": edited.reason,
                 "prompt": spec.prompt,
                 "region": spec.region,
-                **{name: round(value, 3) for name, value in figures.items()},
+                **{name: round(value, 3) for name, value in edited.figures.items()},
                 "contact sheet (original | raw edit | blended)": preview_metadata(sheet, f"round {k}"),
                 **mlflow_metadata(run),
             },
         )
 
-    @dg.asset_check(
-        asset=edited_dataset,
-        partitions_def=edit_video_partitions,
-        description=f"Beyond the feathered band around the edit's region, the blended targets change the frame by "
-        f"under {MAX_TARGET_CHANGE_BEYOND_FEATHER} levels (mean absolute, 0-255).",
-    )
-    def targets_stay_in_region(edited_dataset: Manifest) -> dg.AssetCheckResult:
-        if edited_dataset.info.get("skipped"):
-            return dg.AssetCheckResult(passed=True, metadata={"skipped": "the edit runs fewer rounds"})
-        beyond = edited_dataset.info["target_change_beyond_feather"]
-        return dg.AssetCheckResult(
-            passed=bool(beyond < MAX_TARGET_CHANGE_BEYOND_FEATHER),
-            metadata={
-                name: edited_dataset.info[name]
-                for name in ("target_change_beyond_feather", "target_change_outside", "target_change_inside")
-            },
-        )
+    return edited_dataset, targets_check(edited_dataset)
 
-    return edited_dataset, targets_stay_in_region
+
+@dataclass
+class FinetuneData:
+    """What round k fine-tunes on: the video's data with the round's blended targets in place of the edited
+    frames, and the avatar it starts from."""
+
+    round_dataset: RoundDataset
+    ids: np.ndarray  # (T,) the edited training frames' ids
+    originals: np.ndarray  # (N, S, S, 3) uint8: the video's frames
+    dataset: AvatarDataset
+    nerf_config: NerfConfig
+    initial_state: dict[str, torch.Tensor]
+
+
+def finetune_data(
+    round_config: EditRoundConfig, previous_avatar: Manifest, edited_dataset: Manifest, inputs: AvatarInputs
+) -> FinetuneData:
+    avatar_config = saved_config(Path(previous_avatar.directory))
+    round_dataset = RoundDataset.load(Path(edited_dataset.directory))
+    ids = np.asarray(round_dataset.frame_ids)
+    originals = load_frames(inputs.frames, mmap=False)
+    training_frames, training_labels = edited_training_data(
+        originals, load_labels(inputs.face_parsing), ids, round_dataset.targets, round_dataset.label_maps
+    )
+    dataset = inputs.dataset(avatar_config, training_frames, training_labels)
+    initial_state = load_trained(Path(previous_avatar.directory), dataset).state_dict()
+    config = finetune_config(avatar_config, round_config)
+    return FinetuneData(round_dataset, ids, originals, dataset, config, initial_state)
+
+
+def evaluate_finetuned(model: AvatarModel, data: FinetuneData, frame_count: int) -> RoundEvaluation:
+    """The fine-tuned avatar on ``frame_count`` evenly spaced edited frames: against their targets, the renders
+    before the round and the original frames."""
+    picks = evenly_spaced(len(data.ids), frame_count)
+    renders = render_dataset_frames(model, data.dataset, data.ids[picks], own_appearance=True)["rgb"]
+    rounds = data.round_dataset
+    return evaluate_round(
+        renders, rounds.renders[picks], rounds.targets[picks], data.originals[data.ids[picks]], rounds.regions[picks]
+    )
 
 
 def build_avatar_round(k: int) -> dg.AssetsDefinition:
@@ -284,58 +354,28 @@ def build_avatar_round(k: int) -> dg.AssetsDefinition:
             return pass_avatar_on(context, storage, k, spec, previous_avatar)
         preset = frames.info["preset"]
         round_config = config.round_config(preset)
-        avatar_config = saved_config(Path(previous_avatar.directory))
-        nerf_config = finetune_config(avatar_config, round_config)
-        round_dataset = RoundDataset.load(Path(edited_dataset.directory))
-        ids = np.asarray(round_dataset.frame_ids)
-        originals = load_frames(frames.directory, mmap=False)
-        training_frames, training_labels = edited_training_data(
-            originals, load_labels(face_parsing.directory), ids, round_dataset.targets, round_dataset.label_maps
-        )
-        dataset = avatar_inputs(frames, face_coefficients, face_parsing, background_plate).dataset(
-            avatar_config, training_frames, training_labels
-        )
+        inputs = avatar_inputs(frames, face_coefficients, face_parsing, background_plate)
+        data = finetune_data(round_config, previous_avatar, edited_dataset, inputs)
         torch_device = device.torch_device()
-        initial = load_trained(Path(previous_avatar.directory), dataset).state_dict()
         scratch = storage.checkpoint_folder(
             context, inputs_version=f"{previous_avatar.data_version}:{edited_dataset.data_version}"
         )
         with storage.write_partition(context) as writer, tracking.run(context) as run:
-            run.log_params(
-                {
-                    **round_params(
-                        spec,
-                        k,
-                        round_config,
-                        edited_dataset.info["editor"],
-                        edited_dataset.info["editor_reason"],
-                        edited_dataset.info.get("ip2p"),
-                    ),
-                    "device": str(torch_device),
-                    "train_frames": len(ids),
-                }
-            )
-
+            info = edited_dataset.info
+            params = round_params(spec, k, round_config, info["editor"], info["editor_reason"], info.get("ip2p"))
+            run.log_params({**params, "device": str(torch_device), "train_frames": len(data.ids)})
             training = train_with_logs(
                 context,
                 f"round {k}",
-                dataset,
-                nerf_config,
+                data.dataset,
+                data.nerf_config,
                 scratch,
                 torch_device,
                 run,
-                nerf_config.log_every * 4,
-                initial_state=initial,
+                data.nerf_config.log_every * 4,
+                initial_state=data.initial_state,
             )
-            picks = evenly_spaced(len(ids), round_config.evaluation_frames)
-            renders = render_dataset_frames(training.model, dataset, ids[picks], own_appearance=True)["rgb"]
-            evaluation = evaluate_round(
-                renders,
-                round_dataset.renders[picks],
-                round_dataset.targets[picks],
-                originals[ids[picks]],
-                round_dataset.regions[picks],
-            )
+            evaluation = evaluate_finetuned(training.model, data, round_config.evaluation_frames)
             files = stage_checkpoint(scratch, writer.staging)
             figures = {**evaluation.figures, **training_figures(training)}
             writer.record(files, preset=preset, editor=edited_dataset.info["editor"], round=k, **figures)
@@ -352,8 +392,34 @@ def build_avatar_round(k: int) -> dg.AssetsDefinition:
             },
         )
 
+    return edited_avatar, leakage_check(edited_avatar)
+
+
+def targets_check(edited_dataset_asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
     @dg.asset_check(
-        asset=edited_avatar,
+        asset=edited_dataset_asset,
+        partitions_def=edit_video_partitions,
+        description=f"Beyond the feathered band around the edit's region, the blended targets change the frame by "
+        f"under {MAX_TARGET_CHANGE_BEYOND_FEATHER} levels (mean absolute, 0-255).",
+    )
+    def targets_stay_in_region(edited_dataset: Manifest) -> dg.AssetCheckResult:
+        if edited_dataset.info.get("skipped"):
+            return dg.AssetCheckResult(passed=True, metadata={"skipped": "the edit runs fewer rounds"})
+        beyond = edited_dataset.info["target_change_beyond_feather"]
+        return dg.AssetCheckResult(
+            passed=bool(beyond < MAX_TARGET_CHANGE_BEYOND_FEATHER),
+            metadata={
+                name: edited_dataset.info[name]
+                for name in ("target_change_beyond_feather", "target_change_outside", "target_change_inside")
+            },
+        )
+
+    return targets_stay_in_region
+
+
+def leakage_check(edited_avatar_asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=edited_avatar_asset,
         partitions_def=edit_video_partitions,
         description="Fine-tuning changed the avatar's renders outside the edit's region by under "
         f"{MAX_LEAKAGE_OUTSIDE} levels more than the avatar before the round differed from the source there (leakage).",
@@ -368,7 +434,7 @@ def build_avatar_round(k: int) -> dg.AssetsDefinition:
             },
         )
 
-    return edited_avatar, avatar_edit_stays_in_region
+    return avatar_edit_stays_in_region
 
 
 def build_edit_rounds(count: int) -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:

@@ -20,10 +20,8 @@ install: $(BIN)/.installed
 demo: $(BIN)/.installed
 	$(BIN)/cosavatar demo $(if $(VIDEO),--video "$(VIDEO)") $(if $(PRESET),--preset $(PRESET))
 
-## two pytest workers: one takes the tests on the team's clips (they share the trained avatars), the other the
-## rest; the web-UI and scale-out tests wait on services and daemons much of the time (see tests/conftest.py)
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -q
 
 ## the tests that need neither the team's clips nor an avatar beyond `tiny` (what CI runs is `make test`)
 test-fast: $(BIN)/.installed

@@ -30,13 +30,8 @@ REAL_CLIP_FIXTURES = {"real_clips", "trained_avatars", "backfilled_edit"}
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        shares_the_clips = bool(REAL_CLIP_FIXTURES & set(getattr(item, "fixturenames", ())))
-        if shares_the_clips:
+        if REAL_CLIP_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.real_clips)
-        # With `make test`'s two workers (pytest-xdist, --dist loadgroup) a group runs on one worker: the tests on
-        # the session's materialized clips and avatars share them, and a module's tests share its module fixtures
-        # (`dagster dev`, the scale-out services), so each is built once.
-        item.add_marker(pytest.mark.xdist_group("real_clips" if shares_the_clips else item.module.__name__))
 
 
 def shared_video(path: Path) -> Path:

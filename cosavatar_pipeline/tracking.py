@@ -6,6 +6,7 @@ process (tests) and nothing depends on the working directory.
 
 from __future__ import annotations
 
+import fcntl
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -52,6 +53,25 @@ class TrackedRun:
         self.client.log_artifact(self.run_id, str(path), artifact_dir)
 
 
+@contextmanager
+def _store_creation_lock(tracking_uri: str) -> Iterator[None]:
+    """For a sqlite store, one process at a time (``<db>.lock`` beside it): two steps opening a store that does not
+    exist yet would both create its tables, and the second fails with "table ... already exists". Other stores
+    (a tracking server, a database server) handle their own concurrency."""
+    prefix = "sqlite:///"
+    if not tracking_uri.startswith(prefix):
+        yield
+        return
+    database = Path(tracking_uri[len(prefix) :].split("?")[0])
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(database.with_name(database.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 class Tracker:
     """Opens one MLflow run per (asset, partition) materialization in one experiment."""
 
@@ -60,7 +80,9 @@ class Tracker:
         choose (with ``--serve-artifacts``, clients upload through it)."""
         from mlflow import MlflowClient
 
-        self.client = MlflowClient(tracking_uri=tracking_uri)
+        with _store_creation_lock(tracking_uri):
+            self.client = MlflowClient(tracking_uri=tracking_uri)
+            self.client.search_experiments(max_results=1)  # a new store's tables are created by here
         self.artifact_root = artifact_root
         self.experiment = experiment
         self.ui_url = ui_url

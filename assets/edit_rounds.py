@@ -396,45 +396,43 @@ def build_avatar_round(k: int) -> dg.AssetsDefinition:
 
 
 def targets_check(edited_dataset_asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=edited_dataset_asset,
-        partitions_def=edit_video_partitions,
-        description=f"Beyond the feathered band around the edit's region, the blended targets change the frame by "
-        f"under {MAX_TARGET_CHANGE_BEYOND_FEATHER} levels (mean absolute, 0-255).",
+    return bounded_figure_check(
+        edited_dataset_asset,
+        "targets_stay_in_region",
+        f"Beyond the feathered band around the edit's region, the blended targets change the frame by under "
+        f"{MAX_TARGET_CHANGE_BEYOND_FEATHER} levels (mean absolute, 0-255).",
+        ("target_change_beyond_feather", MAX_TARGET_CHANGE_BEYOND_FEATHER),
+        ("target_change_outside", "target_change_inside"),
     )
-    def targets_stay_in_region(edited_dataset: Manifest) -> dg.AssetCheckResult:
-        if edited_dataset.info.get("skipped"):
-            return dg.AssetCheckResult(passed=True, metadata={"skipped": "the edit runs fewer rounds"})
-        beyond = edited_dataset.info["target_change_beyond_feather"]
-        return dg.AssetCheckResult(
-            passed=bool(beyond < MAX_TARGET_CHANGE_BEYOND_FEATHER),
-            metadata={
-                name: edited_dataset.info[name]
-                for name in ("target_change_beyond_feather", "target_change_outside", "target_change_inside")
-            },
-        )
-
-    return targets_stay_in_region
 
 
 def leakage_check(edited_avatar_asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=edited_avatar_asset,
-        partitions_def=edit_video_partitions,
-        description="Fine-tuning changed the avatar's renders outside the edit's region by under "
+    return bounded_figure_check(
+        edited_avatar_asset,
+        "avatar_edit_stays_in_region",
+        "Fine-tuning changed the avatar's renders outside the edit's region by under "
         f"{MAX_LEAKAGE_OUTSIDE} levels more than the avatar before the round differed from the source there (leakage).",
+        ("leakage_outside", MAX_LEAKAGE_OUTSIDE),
+        ("render_change_outside", "psnr_vs_targets"),
     )
-    def avatar_edit_stays_in_region(edited_avatar: Manifest) -> dg.AssetCheckResult:
-        leakage = edited_avatar.info["leakage_outside"]
+
+
+def bounded_figure_check(
+    asset: dg.AssetsDefinition, name: str, description: str, bounded: tuple[str, float], also_shown: tuple[str, ...]
+) -> dg.AssetChecksDefinition:
+    """A check that one figure of the asset's manifest stays under its limit; a round the edit skips passes."""
+    figure, limit = bounded
+
+    @dg.asset_check(asset=asset, name=name, partitions_def=edit_video_partitions, description=description)
+    def check(manifest: Manifest) -> dg.AssetCheckResult:
+        if manifest.info.get("skipped"):
+            return dg.AssetCheckResult(passed=True, metadata={"skipped": "the edit runs fewer rounds"})
         return dg.AssetCheckResult(
-            passed=bool(leakage < MAX_LEAKAGE_OUTSIDE),
-            metadata={
-                name: edited_avatar.info[name]
-                for name in ("leakage_outside", "render_change_outside", "psnr_vs_targets")
-            },
+            passed=bool(manifest.info[figure] < limit),
+            metadata={shown: manifest.info[shown] for shown in (figure, *also_shown)},
         )
 
-    return avatar_edit_stays_in_region
+    return check
 
 
 def build_edit_rounds(count: int) -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:

@@ -282,7 +282,12 @@ def worker(
 
     from cosavatar_pipeline.atomic import atomic_file
     from cosavatar_pipeline.home import layout
-    from cosavatar_pipeline.orchestration.executors import EXECUTOR_ENV, celery_settings, executor_name
+    from cosavatar_pipeline.orchestration.executors import (
+        EXECUTOR_ENV,
+        celery_settings,
+        executor_name,
+        step_process_environment,
+    )
     from cosavatar_pipeline.orchestration.operations import instance_for
 
     if executor_name() != "celery":
@@ -314,7 +319,7 @@ def worker(
     typer.echo(f"celery worker {worker_name!r} on queue(s) {', '.join(queue)}: {' '.join(command)}")
     sys.stdout.flush()
     environment = {
-        **os.environ,
+        **step_process_environment(dict(os.environ)),
         "DAGSTER_HOME": instance.root_directory,
         # dagster-celery starts `celery` by name: this environment's, also when it is not on PATH
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",

@@ -81,6 +81,32 @@ def test_executor_is_chosen_by_environment(monkeypatch):
         executor_name()
 
 
+@pytest.mark.parametrize("chosen, seen", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_step_processes_start_with_passive_openmp_waiting_unless_the_environment_chose(chosen, seen):
+    """What a run's forkserver inherits from the process that loaded the code location (steps of parallel runs
+    oversubscribe the cores; busy-waiting torch threads then ran 4-7x slower)."""
+    import os
+
+    environ = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"} | (
+        {"OMP_WAIT_POLICY": chosen} if chosen else {}
+    )
+    printed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, cosavatar_pipeline.orchestration.definitions; print(os.environ['OMP_WAIT_POLICY'])",
+        ],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert printed.stdout.split()[-1:] == [seen], printed.stderr[-2000:]
+    from cosavatar_pipeline.orchestration.executors import step_process_environment
+
+    assert step_process_environment(environ)["OMP_WAIT_POLICY"] == seen  # what `cosavatar worker` starts Celery with
+
+
 def test_gpu_steps_get_the_gpu_queue_and_a_gpu_pod_the_others_neither():
     from dagster_k8s.job import get_user_defined_k8s_config
 

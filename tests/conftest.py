@@ -78,13 +78,18 @@ def sample_clips(tmp_path_factory):
     return make_sample_clips(tmp_path_factory.mktemp("samples"))
 
 
+# The real clips run at `tiny` (96 px, 12.5 fps): every stage on real video at half the frames and a small NeRF, so
+# `make test` stays within its time; `preview` runs on them in `make bench-expression` and on the sample in the demo.
+REAL_CLIP_PRESET = "tiny"
+
+
 @pytest.fixture(scope="session")
 def real_clips(tmp_path_factory, mlflow_uri):
-    """Both real clips registered as `woman` and `man` and every video stage materialized once, at `preview`."""
+    """Both real clips registered as `woman` and `man` and every video stage materialized once, at REAL_CLIP_PRESET."""
     with pytest.MonkeyPatch.context() as monkeypatch:
         pipeline = make_pipeline(tmp_path_factory.mktemp("real_clips"), monkeypatch, mlflow_uri)
         for name, clip in (("woman", TALKING_WOMAN), ("man", DRIVING_MAN)):
-            pipeline.add_video(shared_video(clip), name=name)
+            pipeline.add_video(shared_video(clip), name=name, preset=REAL_CLIP_PRESET)
             outcome = pipeline.materialize_video(name, select=VIDEO_STAGES_BEFORE_AVATAR)
             assert outcome.success, outcome.failures
         yield pipeline

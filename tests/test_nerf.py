@@ -16,7 +16,8 @@ from cosavatar_pipeline.nerf.config import EncodingConfig
 from cosavatar_pipeline.nerf.encoding import HashGridEncoding, TriPlaneEncoding, build_encoding
 from cosavatar_pipeline.nerf.rays import intersect_box, pixel_directions, to_head_space
 from cosavatar_pipeline.nerf.renderer import composite
-from tests.conftest import MAN_AVATAR_STEPS, latest_materialization, manifest_of
+from cosavatar_pipeline.presets import get_preset
+from tests.conftest import MAN_AVATAR_STEPS, REAL_CLIP_PRESET, WOMAN_AVATAR_STEPS, latest_materialization, manifest_of
 
 
 def test_composite_by_hand():
@@ -121,14 +122,15 @@ def test_avatar_trains_on_real_data(trained_avatars):
     assert info["plate_psnr"] < 13
     assert info["holdout_psnr"] > info["plate_psnr"] + 9
     assert info["holdout_psnr_person"] > 19
-    assert info["steps"] == 300 and info["resumed_from_step"] == 0
+    assert info["steps"] == WOMAN_AVATAR_STEPS and info["resumed_from_step"] == 0
     import dagster as dg
     from mlflow import MlflowClient
 
     materialization = latest_materialization(trained_avatars.instance, "avatar", "woman")
     run_id = materialization.metadata["mlflow_run_id"].value
     history = MlflowClient(os.environ["MLFLOW_TRACKING_URI"]).get_metric_history(run_id, "loss")
-    assert len(history) == 12 and history[-1].value < history[0].value  # logged every 25 steps, and falling
+    logged_every = get_preset(REAL_CLIP_PRESET).nerf.log_every
+    assert len(history) == WOMAN_AVATAR_STEPS // logged_every and history[-1].value < history[0].value  # and falling
     key = dg.AssetCheckKey(dg.AssetKey("avatar"), "avatar_beats_background_plate")
     assert (
         trained_avatars.instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key].status.value
@@ -321,8 +323,11 @@ def test_holdout_has_an_interleaved_set_and_a_contiguous_segment_of_wide_mouths(
 
 def test_avatar_reports_both_holdouts_and_expression_figures(trained_avatars):
     info = manifest_of(trained_avatars, "avatar", "woman").info
-    # preview at 25 fps: a 1.2 s segment is 30 frames; the interleaved frames exclude it
-    assert info["segment_frames"] == 30 and 10 <= info["holdout_frames"] <= 17
+    # a 1.2 s segment (15 frames at 12.5 fps); every 10th of the other frames is held out too
+    preset = get_preset(REAL_CLIP_PRESET)
+    frame_count = np.load(manifest_of(trained_avatars, "frames", "woman").path("frames.npy"), mmap_mode="r").shape[0]
+    assert info["segment_frames"] == round(preset.nerf.holdout_segment_seconds * preset.fps)
+    assert abs(info["holdout_frames"] - (frame_count - info["segment_frames"]) / 10) <= 2
     for name in ("segment_psnr", "segment_psnr_person", "segment_psnr_mouth", "holdout_psnr_mouth"):
         assert 12 < info[name] < 40
     # the reference's detector noise floor on the segment: the source blurred to the render's sharpness

@@ -1,8 +1,8 @@
-"""Parsing and background plate on the real clips at `preview` (128 px).
+"""Parsing and background plate on the real clips at the tests' preset (`tiny`: 96 px, 12.5 fps).
 
-IoU bound: consecutive frames at 25 fps barely move, so large regions (background, skin, hair, neck, clothes)
+IoU bound: consecutive frames barely move, so large regions (background, skin, hair, neck, clothes)
 should overlap by > 0.8 frame to frame; flicker from per-frame classification would pull hair and clothes well
-below that. Small parts (eyes, lips: a few dozen pixels at 128 px) are not bounded: one pixel of motion halves them.
+below that. Small parts (eyes, lips: a few dozen pixels at 96 px) are not bounded: one pixel of motion halves them.
 """
 
 import numpy as np
@@ -75,7 +75,8 @@ def test_woman_hair_falls_beside_the_neck_below_the_chin(real_clips):
         face = FaceFrame.from_landmarks(points)
         beside_neck = (ys > face.chin_y) & (np.abs(xs - face.centre[0]) > 0.3 * face.width)
         low_hair = ((label_map == L.HAIR) & beside_neck).sum()
-        frames_with_low_hair += low_hair > 0.02 * size * size
+        # 1.7-3% of the frame at 96 px in every frame (2-5% at 128 px): thin strands blend into the backdrop
+        frames_with_low_hair += low_hair > 0.01 * size * size
         # and the middle under the chin is neck or clothes, not hair
         under_chin = (
             (ys > face.chin_y + 2)

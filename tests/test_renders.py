@@ -5,8 +5,12 @@ import av
 import numpy as np
 import pytest
 
+from cosavatar_pipeline.presets import get_preset
 from cosavatar_pipeline.render.consistency import consecutive_pairs, source_flow, warping_error
-from tests.conftest import manifest_of
+from tests.conftest import REAL_CLIP_PRESET, manifest_of
+
+SIZE, FPS = get_preset(REAL_CLIP_PRESET).resolution, get_preset(REAL_CLIP_PRESET).fps
+FRAME, SIDE_BY_SIDE = (SIZE, SIZE, 3), (SIZE, 2 * SIZE, 3)
 
 
 def probe(path):
@@ -40,11 +44,11 @@ def test_reconstruction_render_mp4s(trained_avatars):
     frame_count = np.load(manifest_of(pipeline, "frames", "man").path("frames.npy"), mmap_mode="r").shape[0]
     assert probe(manifest.path("reconstruction.mp4")) == (
         frame_count,
-        25.0,
-        (128, 128, 3),
+        FPS,
+        FRAME,
         True,
     )  # the clip's AAC audio
-    assert probe(manifest.path("side_by_side.mp4"))[:3] == (frame_count, 25.0, (128, 256, 3))
+    assert probe(manifest.path("side_by_side.mp4"))[:3] == (frame_count, FPS, SIDE_BY_SIDE)
     assert manifest.info["psnr_vs_source"] > 20 and manifest.info["psnr_vs_source_holdout"] > 18
 
 
@@ -55,19 +59,19 @@ def test_final_and_reenacted_renders_of_a_backfilled_edit(backfilled_edit):
         for v in ("woman", "man")
     }
     final = manifest_of(pipeline, "final_render", "backfilled|woman")
-    assert probe(final.path("final.mp4")) == (frame_counts["woman"], 25.0, (128, 128, 3), True)
-    assert probe(final.path("side_by_side.mp4"))[:3] == (frame_counts["woman"], 25.0, (128, 256, 3))
+    assert probe(final.path("final.mp4")) == (frame_counts["woman"], FPS, FRAME, True)
+    assert probe(final.path("side_by_side.mp4"))[:3] == (frame_counts["woman"], FPS, SIDE_BY_SIDE)
     info = final.info
     assert info["warping_error_raw_edits"] > 0 and info["warping_error_final"] > 0
     assert info["warping_error_ratio"] == pytest.approx(info["warping_error_final"] / info["warping_error_raw_edits"])
     # final.mp4 is the render composited into the source: away from the region it is the source as filmed
-    assert probe(final.path("render.mp4"))[:3] == (frame_counts["woman"], 25.0, (128, 128, 3))
+    assert probe(final.path("render.mp4"))[:3] == (frame_counts["woman"], FPS, FRAME)
     assert info["psnr_outside_region_render_vs_source"] > 18
     assert info["psnr_outside_region_vs_source"] > info["psnr_outside_region_render_vs_source"] + 5
     # the woman driven by the man (the first other registered video): his frame count, his audio
     reenacted = manifest_of(pipeline, "reenacted_render", "backfilled|woman")
     assert reenacted.info["driver"] == "man"
-    assert probe(reenacted.path("reenacted.mp4")) == (frame_counts["man"], 25.0, (128, 128, 3), True)
+    assert probe(reenacted.path("reenacted.mp4")) == (frame_counts["man"], FPS, FRAME, True)
     assert reenacted.info["reenacted_tracked_ratio"] > 0.9
     # measured on the rendered frames (how well it follows at this tiny training budget is in the README)
     for name in (
@@ -119,11 +123,11 @@ def test_avatar_reenactment_drives_the_unedited_avatar(trained_avatars):
     driver_frames = np.load(manifest_of(pipeline, "frames", "man").path("frames.npy"))
     assert probe(manifest.path("reenactment.mp4")) == (
         len(driver_frames),
-        25.0,
-        (128, 128, 3),
+        FPS,
+        FRAME,
         True,
     )  # the driver's audio
-    assert probe(manifest.path("side_by_side.mp4"))[:3] == (len(driver_frames), 25.0, (128, 256, 3))
+    assert probe(manifest.path("side_by_side.mp4"))[:3] == (len(driver_frames), FPS, SIDE_BY_SIDE)
     info = manifest.info
     assert info["driver"] == "man" and info["tracked_fraction"] > 0.9 and 0 < info["identity_drift_pct"] < 10
     key = dg.AssetCheckKey(dg.AssetKey("avatar_reenactment"), "avatar_reenactment_follows_driver")

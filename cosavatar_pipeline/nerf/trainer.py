@@ -105,12 +105,19 @@ def resume(model: AvatarModel, optimizer: torch.optim.Optimizer, folder: Path, c
         raise CheckpointError(folder, f"does not fit this model ({str(exc)[:160]})") from None
 
 
+def occupancy_warmup(config: NerfConfig) -> int:
+    """The step from which the occupancy grid is probed and empty space skipped: the configured warm-up, or half the
+    training when that is shorter. An avatar trained for fewer steps than the warm-up (a quick look) was otherwise
+    saved with a grid never probed, and each of its renders evaluated every sample (2.5x slower)."""
+    return min(config.occupancy_warmup_steps, config.steps // 2)
+
+
 def train_step(model, optimizer, dataset, config, rng, device, step: int) -> dict[str, float]:
     rays, targets = dataset.sample(rng, config.rays_per_step, config.person_ray_fraction, config.mouth_ray_fraction)
     rays, targets = rays.to(device), targets.to(device)
     warp = dataset.warp_fields_on(device) if model.warped else None
     output = model.render_rays(
-        rays, camera=dataset.camera, warp=warp, jitter=True, skip_empty=step >= config.occupancy_warmup_steps
+        rays, camera=dataset.camera, warp=warp, jitter=True, skip_empty=step >= occupancy_warmup(config)
     )
     photometric = losses.photometric(output["rgb"], targets.rgb, targets.weight)
     opacity = losses.opacity_vs_mask(output["opacity"], targets.person)
@@ -167,7 +174,7 @@ def train_avatar(
     step = start_step
     last = {}
     while step < config.steps:
-        if step >= config.occupancy_warmup_steps and step % config.occupancy_update_every == 0:
+        if step >= occupancy_warmup(config) and step % config.occupancy_update_every == 0:
             model.refresh_occupancy(dataset, rng)
         last = train_step(model, optimizer, dataset, config, rng, device, step)
         evaluated += last["evaluated_samples"]

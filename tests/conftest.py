@@ -84,6 +84,14 @@ REAL_CLIP_PRESET = "tiny"
 
 
 @pytest.fixture(scope="session")
+def short_sample_clips(tmp_path_factory):
+    """The sample and its driver, 2.5 s each: the `dagster dev` days run every stage of both, twice over."""
+    from cosavatar_pipeline.video.sample import make_sample_clips
+
+    return make_sample_clips(tmp_path_factory.mktemp("short_samples"), seconds=2.5)
+
+
+@pytest.fixture(scope="session")
 def real_clips(tmp_path_factory, mlflow_uri):
     """Both real clips registered as `woman` and `man` and every video stage materialized once, at REAL_CLIP_PRESET."""
     with pytest.MonkeyPatch.context() as monkeypatch:

@@ -147,7 +147,7 @@ def _kill_avatar_after_first_checkpoint(cluster: Cluster, timeout_s: float = 600
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory, sample_clips):
+def cluster(tmp_path_factory, short_sample_clips):
     missing = missing_services()
     if missing:
         if os.environ.get("CI"):
@@ -187,7 +187,7 @@ def cluster(tmp_path_factory, sample_clips):
         cluster.timings_s["services_and_workers"] = time.monotonic() - started
 
         for video in VIDEOS:
-            _cli(env, "add-video", str(sample_clips[video]), "--name", video)
+            _cli(env, "add-video", str(short_sample_clips[video]), "--name", video)
         started = time.monotonic()
         videos_backfill = _backfill(dev, "two videos", dev.asset_names(VIDEO_STAGE_GROUPS), list(VIDEOS))
         _kill_avatar_after_first_checkpoint(cluster)

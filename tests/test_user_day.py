@@ -50,7 +50,7 @@ class Day:
 
 
 @pytest.fixture(scope="module")
-def day(tmp_path_factory, sample_clips, mlflow_uri):
+def day(tmp_path_factory, short_sample_clips, mlflow_uri):
     root = tmp_path_factory.mktemp("user_day")
     dagster_home = root / "dagster_home"
     dagster_home.mkdir()
@@ -78,7 +78,7 @@ def day(tmp_path_factory, sample_clips, mlflow_uri):
         inbox = root / "home" / "inbox"
         inbox.mkdir(parents=True, exist_ok=True)
         for name in VIDEOS:
-            shutil.copyfile(sample_clips[name], inbox / f"{name}.mp4")
+            shutil.copyfile(short_sample_clips[name], inbox / f"{name}.mp4")
         started = time.monotonic()
         day.sensor_runs = dev.wait_for_runs("reconstruct_video", len(VIDEOS), timeout_s=600)
         day.timings_s["sensor_runs"] = time.monotonic() - started

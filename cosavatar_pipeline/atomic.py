@@ -8,7 +8,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,22 +31,30 @@ class FolderBusy(CosavatarError):
 
 
 @contextmanager
+def exclusive_lock(lock_path: Path, wait: bool = True) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_path`` (created when absent). The kernel drops the lock of a process that
+    dies, so a killed holder never blocks the next. ``wait=False``: BlockingIOError at once if another holds it."""
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextmanager
 def writer_lock(final_dir: Path) -> Iterator[None]:
     """Hold ``final_dir``'s lock (``.<name>.lock`` beside it) or fail at once with FolderBusy: one writer per
-    output folder. The kernel drops the lock of a process that dies, so a killed writer never blocks the next."""
-    lock_path = final_dir.parent / f".{final_dir.name}.lock"
-    with open(lock_path, "a") as lock:
+    output folder."""
+    with ExitStack() as held:
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held.enter_context(exclusive_lock(final_dir.parent / f".{final_dir.name}.lock", wait=False))
         except BlockingIOError:
             raise FolderBusy(
                 f"{final_dir}: another run is writing this output right now; wait for it to finish (or stop it) and "
                 "run again"
             ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+        yield
 
 
 @contextmanager

@@ -6,7 +6,6 @@ process (tests) and nothing depends on the working directory.
 
 from __future__ import annotations
 
-import fcntl
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -16,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from cosavatar_pipeline.atomic import exclusive_lock
 from cosavatar_pipeline.preview import save_png
 
 
@@ -64,12 +64,8 @@ def _store_creation_lock(tracking_uri: str) -> Iterator[None]:
         return
     database = Path(tracking_uri[len(prefix) :].split("?")[0])
     database.parent.mkdir(parents=True, exist_ok=True)
-    with open(database.with_name(database.name + ".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with exclusive_lock(database.with_name(database.name + ".lock")):
+        yield
 
 
 class Tracker:

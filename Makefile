@@ -39,31 +39,25 @@ ui: $(BIN)/.installed
 	@bash -c 'set -m; "$(BIN)/mlflow" ui --backend-store-uri "$(MLFLOW_URI)" --host 127.0.0.1 --port 5000 & \
 	  trap "kill -INT $$! 2>/dev/null" EXIT; "$(BIN)/dagster" dev -w workspace.yaml -h 127.0.0.1 -p 3000'
 
-bench: $(BIN)/.installed
-	$(BIN)/python benchmarks/frames_stage.py
+## Benchmarks: each target runs benchmarks/<script>.py (results: printed, and committed ones under benchmarks/results/)
+# the frames stage's time and peak memory, printed
+bench_script_bench := frames_stage
+# NeRF throughput vs a positional-encoding MLP, held-out PSNR after 2 / 5 / 10 minutes, printed (~20 min)
+bench_script_bench-nerf := nerf_train
+# expression control: today's codes vs landmark warping, side by side (~20 min on 2 cores) -> expression.json
+bench_script_bench-expression := expression
+# the NeRF loop vs per-frame edits, with a controlled inconsistent editor (~12 min on 2 cores) -> consistency.json
+bench_script_bench-consistency := consistency
+# InstructPix2Pix at Stable Diffusion 1.5's size with random weights, through our editor at 512 px -> ip2p_edit_<device>.json
+bench_script_bench-ip2p := ip2p_edit
+# on a lent GPU only: high avatar, full-size IP2P batch, one standard edit round (<= 8 min) -> gpu_check_cuda.json
+bench_script_gpu-check := gpu_check
+# per-stage time and memory (default tiny,preview: ~18 min; PRESETS=standard adds > 45 min on 2 cores) -> capacity.json
+bench_script_bench-capacity := stage_capacity
+bench-capacity: BENCH_ARGS = $(if $(PRESETS),--presets $(PRESETS))
 
-bench-nerf: $(BIN)/.installed
-	$(BIN)/python benchmarks/nerf_train.py
-
-## expression control: today's codes vs landmark warping, side by side (~20 min on 2 cores) -> benchmarks/results/expression.json
-bench-expression: $(BIN)/.installed
-	$(BIN)/python benchmarks/expression.py
-
-## the NeRF loop vs per-frame edits, with a controlled inconsistent editor (~12 min on 2 cores) -> benchmarks/results/consistency.json
-bench-consistency: $(BIN)/.installed
-	$(BIN)/python benchmarks/consistency.py
-
-## InstructPix2Pix at Stable Diffusion 1.5's size with random weights, through our editor at 512 px -> benchmarks/results/ip2p_edit_<device>.json
-bench-ip2p: $(BIN)/.installed
-	$(BIN)/python benchmarks/ip2p_edit.py
-
-## on a lent GPU only: high avatar, full-size IP2P batch, one standard edit round (<= 8 min) -> benchmarks/results/gpu_check_cuda.json
-gpu-check: $(BIN)/.installed
-	$(BIN)/python benchmarks/gpu_check.py
-
-## per-stage time and memory (default tiny,preview: ~18 min; PRESETS=standard adds > 45 min on 2 cores) -> benchmarks/results/capacity.json
-bench-capacity: $(BIN)/.installed
-	$(BIN)/python benchmarks/stage_capacity.py $(if $(PRESETS),--presets $(PRESETS))
+bench bench-nerf bench-expression bench-consistency bench-ip2p gpu-check bench-capacity: $(BIN)/.installed
+	$(BIN)/python benchmarks/$(bench_script_$@).py $(BENCH_ARGS)
 
 clean-home:
 	rm -rf "$(COSAVATAR_HOME)"

@@ -8,7 +8,7 @@ from typing import Optional
 import dagster as dg
 import numpy as np
 
-from assets.inputs import avatar_inputs
+from assets.inputs import AVATAR_DATA_INS, avatar_data_version, avatar_inputs
 from assets.partitions import video_partitions
 from assets.placement import GPU_POOL, GPU_STEP_TAGS
 from assets.reporting import manifest_output, preview_metadata
@@ -39,6 +39,7 @@ class AvatarSettings(dg.Config):
     pool=GPU_POOL,
     op_tags=GPU_STEP_TAGS,
     io_manager_key="manifest_io_manager",
+    ins=AVATAR_DATA_INS,
     description="Dynamic NeRF of the person: a head field in canonical head space (conditioned on expression codes "
     "and a per-frame appearance latent) and a torso field in camera space (conditioned on head pose), rendered "
     "together over the background plate. Expression drives geometry: each frame's head samples are warped to the "
@@ -51,18 +52,15 @@ class AvatarSettings(dg.Config):
 def avatar(
     context: dg.AssetExecutionContext,
     config: AvatarSettings,
-    frames: Manifest,
-    face_coefficients: Manifest,
-    face_parsing: Manifest,
-    background_plate: Manifest,
     storage: StorageResource,
     tracking: MlflowTracking,
     device: ComputeDevice,
+    **avatar_data: Manifest,
 ) -> dg.Output[Manifest]:
-    nerf_config = config.nerf_config(frames.info["preset"])
-    dataset = avatar_inputs(frames, face_coefficients, face_parsing, background_plate).dataset(nerf_config)
-    inputs_version = ":".join(m.data_version for m in (frames, face_coefficients, face_parsing, background_plate))
-    scratch = storage.checkpoint_folder(context, inputs_version=inputs_version)
+    inputs = avatar_inputs(avatar_data)
+    nerf_config = config.nerf_config(inputs.preset)
+    dataset = inputs.dataset(nerf_config)
+    scratch = storage.checkpoint_folder(context, inputs_version=avatar_data_version(avatar_data))
     torch_device = device.torch_device()
     with storage.write_partition(context) as writer, tracking.run(context) as run:
         run.log_params(
@@ -83,7 +81,7 @@ def avatar(
         figures["expression_components"] = float(dataset.expressions.shape[1])
         writer.record(
             files,
-            preset=frames.info["preset"],
+            preset=inputs.preset,
             expression_control=nerf_config.expression_control,
             **figures,
         )

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from assets.edit_graph import avatar_asset_name, dataset_asset_name, edit_of
-from assets.inputs import avatar_inputs
+from assets.inputs import AVATAR_DATA_INS, avatar_inputs
 from assets.partitions import edit_video_partitions
 from assets.placement import GPU_POOL, GPU_STEP_TAGS
 from assets.reporting import ProgressLog, manifest_output, preview_metadata, user_errors_fail_the_step
@@ -208,7 +208,7 @@ def build_dataset_round(k: int) -> dg.AssetsDefinition:
         pool=GPU_POOL,
         op_tags=GPU_STEP_TAGS,
         io_manager_key="manifest_io_manager",
-        ins={"previous_avatar": dg.AssetIn(key=previous)},
+        ins={**AVATAR_DATA_INS, "previous_avatar": dg.AssetIn(key=previous)},
         description=f"Round {k} of the dataset update: `{previous}` rendered at every training frame, each render "
         "edited by the edit's editor (conditioned on the original frame and the prompt), and blended into the "
         "original frame with a feathered mask of the edit's region (original parsing ∪ the edited image's parsing, "
@@ -219,33 +219,23 @@ def build_dataset_round(k: int) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext,
         config: EditRoundSettings,
         previous_avatar: Manifest,
-        frames: Manifest,
         face_landmarks: Manifest,
-        face_coefficients: Manifest,
-        face_parsing: Manifest,
-        background_plate: Manifest,
         storage: StorageResource,
         tracking: MlflowTracking,
         device: ComputeDevice,
         editor: EditorResource,
+        **avatar_data: Manifest,
     ) -> dg.Output[Manifest]:
         spec, video = edit_of(context, storage)
         if k > spec.rounds:
             return beyond_the_edit(context, storage, k, spec)
-        preset = frames.info["preset"]
+        inputs = avatar_inputs(avatar_data)
+        preset = inputs.preset
         round_config = config.round_config(preset)
         with user_errors_fail_the_step():
-            check_edit_can_run(spec, video, load_labels(face_parsing.directory), editor)
+            check_edit_can_run(spec, video, load_labels(inputs.face_parsing), editor)
         edited = edit_training_frames(
-            context,
-            k,
-            spec,
-            round_config,
-            previous_avatar,
-            avatar_inputs(frames, face_coefficients, face_parsing, background_plate),
-            face_landmarks,
-            device,
-            editor,
+            context, k, spec, round_config, previous_avatar, inputs, face_landmarks, device, editor
         )
         sheet = contact_rows(edited.originals, edited.dataset)
         with storage.write_partition(context) as writer, tracking.run(context) as run:
@@ -331,7 +321,11 @@ def build_avatar_round(k: int) -> dg.AssetsDefinition:
         pool=GPU_POOL,
         op_tags=GPU_STEP_TAGS,
         io_manager_key="manifest_io_manager",
-        ins={"previous_avatar": dg.AssetIn(key=previous), "edited_dataset": dg.AssetIn(key=dataset_asset_name(k))},
+        ins={
+            **AVATAR_DATA_INS,
+            "previous_avatar": dg.AssetIn(key=previous),
+            "edited_dataset": dg.AssetIn(key=dataset_asset_name(k)),
+        },
         description=f"`{previous}` fine-tuned on round {k}'s blended targets (same architecture, its occupancy grid "
         "and appearance latents carried over). Checkpoints every N steps; an interrupted run resumes. Figures: PSNR "
         "against the targets, change inside vs outside the region, leakage vs the avatar before the round.",
@@ -341,20 +335,16 @@ def build_avatar_round(k: int) -> dg.AssetsDefinition:
         config: EditRoundSettings,
         previous_avatar: Manifest,
         edited_dataset: Manifest,
-        frames: Manifest,
-        face_coefficients: Manifest,
-        face_parsing: Manifest,
-        background_plate: Manifest,
         storage: StorageResource,
         tracking: MlflowTracking,
         device: ComputeDevice,
+        **avatar_data: Manifest,
     ) -> dg.Output[Manifest]:
         spec, _ = edit_of(context, storage)
         if k > spec.rounds:
             return pass_avatar_on(context, storage, k, spec, previous_avatar)
-        preset = frames.info["preset"]
-        round_config = config.round_config(preset)
-        inputs = avatar_inputs(frames, face_coefficients, face_parsing, background_plate)
+        inputs = avatar_inputs(avatar_data)
+        round_config = config.round_config(inputs.preset)
         data = finetune_data(round_config, previous_avatar, edited_dataset, inputs)
         torch_device = device.torch_device()
         scratch = storage.checkpoint_folder(
@@ -378,7 +368,7 @@ def build_avatar_round(k: int) -> dg.AssetsDefinition:
             evaluation = evaluate_finetuned(training.model, data, round_config.evaluation_frames)
             files = stage_checkpoint(scratch, writer.staging)
             figures = {**evaluation.figures, **training_figures(training)}
-            writer.record(files, preset=preset, editor=edited_dataset.info["editor"], round=k, **figures)
+            writer.record(files, preset=inputs.preset, editor=edited_dataset.info["editor"], round=k, **figures)
             run.log_metrics(figures)
             run.log_image(evaluation.preview, "original_target_render.png")
         shutil.rmtree(scratch, ignore_errors=True)

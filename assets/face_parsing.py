@@ -2,6 +2,8 @@
 
 import dagster as dg
 import numpy as np
+from skimage.color import label2rgb
+from skimage.util import img_as_ubyte
 
 from assets.partitions import video_partitions
 from assets.reporting import ProgressLog, manifest_output, preview_metadata
@@ -18,8 +20,10 @@ MIN_PRESENCE = 0.8  # hair and torso should show in most frames (a bald subject 
 
 
 def overlay(frame: np.ndarray, label_map: np.ndarray, alpha: float = 0.55) -> np.ndarray:
-    colours = L.palette()[label_map].astype(np.float32)
-    return np.concatenate([frame, ((1 - alpha) * frame + alpha * colours).astype(np.uint8)], axis=1)
+    """(S, S, 3) uint8 frame, (S, S) label map -> (S, 2S, 3) uint8: the frame | its classes painted over it (the
+    background left as it is)."""
+    painted = label2rgb(label_map, image=frame, alpha=alpha, bg_label=L.BACKGROUND, bg_color=None, saturation=1)
+    return np.concatenate([frame, img_as_ubyte(painted)], axis=1)
 
 
 @dg.asset(

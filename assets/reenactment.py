@@ -4,7 +4,7 @@ the avatar can move before spending edit rounds on it (the driving step is `asse
 import dagster as dg
 
 from assets.driving import ReenactmentSettings, write_reenactment
-from assets.inputs import avatar_inputs
+from assets.inputs import AVATAR_DATA_INS, avatar_inputs
 from assets.jobs import ANIMATION_GROUP
 from assets.partitions import video_partitions
 from assets.placement import GPU_POOL, GPU_STEP_TAGS
@@ -21,6 +21,7 @@ REENACTMENT_FILE = "reenactment.mp4"
     pool=GPU_POOL,
     op_tags=GPU_STEP_TAGS,
     io_manager_key="manifest_io_manager",
+    ins=AVATAR_DATA_INS,
     # The driver is another video, chosen at run time: every `driving_motion` partition is a possible input.
     deps=[dg.AssetDep("driving_motion", partition_mapping=dg.AllPartitionMapping())],
     description="The unedited `avatar` driven by another registered video's `driving_motion` (run config `driver`; "
@@ -33,15 +34,12 @@ def avatar_reenactment(
     context: dg.AssetExecutionContext,
     config: ReenactmentSettings,
     avatar: Manifest,
-    frames: Manifest,
-    face_coefficients: Manifest,
-    face_parsing: Manifest,
-    background_plate: Manifest,
     storage: StorageResource,
     tracking: MlflowTracking,
     device: ComputeDevice,
+    **avatar_data: Manifest,
 ) -> dg.Output[Manifest]:
-    inputs = avatar_inputs(frames, face_coefficients, face_parsing, background_plate)
+    inputs = avatar_inputs(avatar_data)
     return write_reenactment(
         context,
         config,

@@ -10,7 +10,7 @@ import numpy as np
 
 from assets.driving import ReenactmentSettings, write_reenactment
 from assets.edit_graph import LAST_ROUND_AVATAR, edit_of
-from assets.inputs import avatar_inputs
+from assets.inputs import AVATAR_DATA_INS, avatar_inputs
 from assets.partitions import edit_video_partitions, video_partitions
 from assets.placement import GPU_POOL, GPU_STEP_TAGS
 from assets.reporting import ProgressLog, manifest_output, preview_metadata
@@ -81,6 +81,7 @@ def _video_metadata(manifest: Manifest, main_file: str, figures: dict, sheet: np
     pool=GPU_POOL,
     op_tags=GPU_STEP_TAGS,
     io_manager_key="manifest_io_manager",
+    ins=AVATAR_DATA_INS,
     description="The unedited avatar replayed over its own motion: reconstruction.mp4 and side_by_side.mp4 "
     "(source | avatar) with the source's audio, a contact sheet; PSNR against the source on all frames and on the "
     "held-out ones. For quality control before any edit.",
@@ -89,17 +90,13 @@ def reconstruction_render(
     context: dg.AssetExecutionContext,
     avatar: Manifest,
     source_video: Manifest,
-    frames: Manifest,
-    face_coefficients: Manifest,
-    face_parsing: Manifest,
-    background_plate: Manifest,
     storage: StorageResource,
     tracking: MlflowTracking,
     device: ComputeDevice,
+    **avatar_data: Manifest,
 ) -> dg.Output[Manifest]:
-    dataset = avatar_inputs(frames, face_coefficients, face_parsing, background_plate).dataset(
-        saved_config(Path(avatar.directory))
-    )
+    inputs = avatar_inputs(avatar_data)
+    dataset = inputs.dataset(saved_config(Path(avatar.directory)))
     rendered = _render_avatar(context, avatar, dataset, device.torch_device())
     figures = {
         "psnr_vs_source": float(np.mean([psnr(r, s) for r, s in zip(rendered, dataset.frames)])),
@@ -112,10 +109,10 @@ def reconstruction_render(
             RECONSTRUCTION_FILE,
             rendered,
             dataset.frames,
-            frames.info["fps"],
+            inputs.fps,
             source_video.path(SOURCE_FILE),
         )
-        writer.record(files, preset=frames.info["preset"], fps=frames.info["fps"], **figures)
+        writer.record(files, preset=inputs.preset, fps=inputs.fps, **figures)
         run.log_metrics(figures)
         _log_outputs(run, writer.staging, files)
     sheet = contact_sheet(side_by_side(dataset.frames, rendered), count=4, columns=2, tile=320)
@@ -131,7 +128,11 @@ def reconstruction_render(
     pool=GPU_POOL,
     op_tags=GPU_STEP_TAGS,
     io_manager_key="manifest_io_manager",
-    ins={"edited_avatar": dg.AssetIn(key=LAST_ROUND_AVATAR), "first_round": dg.AssetIn(key="edited_dataset_round_1")},
+    ins={
+        **AVATAR_DATA_INS,
+        "edited_avatar": dg.AssetIn(key=LAST_ROUND_AVATAR),
+        "first_round": dg.AssetIn(key="edited_dataset_round_1"),
+    },
     description=f"`{LAST_ROUND_AVATAR}` rendered over the source trajectory and composited into the source: "
     "final.mp4 is the avatar inside the edit's region (the source's parsing grown into the render's, feathered) and "
     "the source everywhere else; render.mp4 the avatar's render as it is; side_by_side.mp4 (source | final) with "
@@ -145,24 +146,20 @@ def final_render(
     edited_avatar: Manifest,
     first_round: Manifest,
     source_video: Manifest,
-    frames: Manifest,
     face_landmarks: Manifest,
-    face_coefficients: Manifest,
-    face_parsing: Manifest,
-    background_plate: Manifest,
     storage: StorageResource,
     tracking: MlflowTracking,
     device: ComputeDevice,
+    **avatar_data: Manifest,
 ) -> dg.Output[Manifest]:
     spec, _ = edit_of(context, storage)
-    dataset = avatar_inputs(frames, face_coefficients, face_parsing, background_plate).dataset(
-        saved_config(Path(edited_avatar.directory))
-    )
+    inputs = avatar_inputs(avatar_data)
+    dataset = inputs.dataset(saved_config(Path(edited_avatar.directory)))
     rendered = _render_avatar(context, edited_avatar, dataset, device.torch_device())
-    source, labels = dataset.frames, np.asarray(load_labels(face_parsing.directory))
+    source, labels = dataset.frames, np.asarray(load_labels(inputs.face_parsing))
     render_labels = np.stack(list(MediapipeParser().parse(rendered, load_landmarks(face_landmarks.directory))))
     delivered, _ = composite_into_source(
-        rendered, source, labels, render_labels, spec.region, edit_round_config(frames.info["preset"])
+        rendered, source, labels, render_labels, spec.region, edit_round_config(inputs.preset)
     )
     context.log.info("optical flow of the source video ...")
     flow = source_flow(source)
@@ -187,13 +184,11 @@ def final_render(
     }
     with storage.write_partition(context) as writer, tracking.run(context) as run:
         files = write_render_set(
-            writer.staging, FINAL_FILE, delivered, source, frames.info["fps"], source_video.path(SOURCE_FILE)
+            writer.staging, FINAL_FILE, delivered, source, inputs.fps, source_video.path(SOURCE_FILE)
         )
-        write_mp4(writer.staging / RENDER_FILE, rendered, frames.info["fps"])
+        write_mp4(writer.staging / RENDER_FILE, rendered, inputs.fps)
         files.append(RENDER_FILE)
-        writer.record(
-            files, preset=frames.info["preset"], fps=frames.info["fps"], editor=first_round.info["editor"], **figures
-        )
+        writer.record(files, preset=inputs.preset, fps=inputs.fps, editor=first_round.info["editor"], **figures)
         run.log_params(
             {
                 "prompt": spec.prompt,
@@ -236,7 +231,7 @@ def final_render_steadier_than_per_frame_edits(final_render: Manifest) -> dg.Ass
     pool=GPU_POOL,
     op_tags=GPU_STEP_TAGS,
     io_manager_key="manifest_io_manager",
-    ins={"edited_avatar": dg.AssetIn(key=LAST_ROUND_AVATAR)},
+    ins={**AVATAR_DATA_INS, "edited_avatar": dg.AssetIn(key=LAST_ROUND_AVATAR)},
     # The driver is another video, chosen at run time: every `driving_motion` partition is a possible input.
     deps=[dg.AssetDep("driving_motion", partition_mapping=dg.AllPartitionMapping())],
     description=f"`{LAST_ROUND_AVATAR}` driven by another registered video's `driving_motion` (run config "
@@ -249,16 +244,13 @@ def reenacted_render(
     context: dg.AssetExecutionContext,
     config: ReenactmentSettings,
     edited_avatar: Manifest,
-    frames: Manifest,
-    face_coefficients: Manifest,
-    face_parsing: Manifest,
-    background_plate: Manifest,
     storage: StorageResource,
     tracking: MlflowTracking,
     device: ComputeDevice,
+    **avatar_data: Manifest,
 ) -> dg.Output[Manifest]:
     spec, video = edit_of(context, storage)
-    inputs = avatar_inputs(frames, face_coefficients, face_parsing, background_plate)
+    inputs = avatar_inputs(avatar_data)
     return write_reenactment(
         context,
         config,

@@ -9,9 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
+from cosavatar_pipeline.editing.editor import Editor
+from cosavatar_pipeline.editing.loop import LoopResult, run_edit_loop
 from cosavatar_pipeline.face.fitting import fit_face_model
 from cosavatar_pipeline.face.landmarks import track_landmarks
 from cosavatar_pipeline.face.model import FaceModel
+from cosavatar_pipeline.nerf.config import NerfConfig
+from cosavatar_pipeline.nerf.dataset import AvatarDataset
+from cosavatar_pipeline.nerf.model import AvatarModel
 from cosavatar_pipeline.parsing.background import estimate_background
 from cosavatar_pipeline.parsing.mediapipe_parser import MediapipeParser
 from cosavatar_pipeline.presets import get_preset
@@ -29,6 +34,16 @@ class PreparedClip:
     face_model: FaceModel
     fps: float
     landmarks: np.ndarray  # (N, 478, 3) FaceMesh points, pixels of the frames
+
+    def dataset(self, config: NerfConfig) -> AvatarDataset:
+        return AvatarDataset(self.frames, self.labels, self.plate, self.face_model, config, self.fps)
+
+    def edit_loop(self, model: AvatarModel, dataset: AvatarDataset, editor: Editor, *args, **kwargs) -> LoopResult:
+        """``run_edit_loop`` on this clip's parsing, landmarks and plate, parsing edits with mediapipe; the
+        arguments after ``editor`` as it takes them (edit, rounds, round_config, checkpoints, ...)."""
+        return run_edit_loop(
+            model, dataset, self.labels, self.landmarks, self.plate, editor, MediapipeParser(), *args, **kwargs
+        )
 
 
 def prepare_clip(video: Path, workdir: Path, preset: str = "preview") -> PreparedClip:

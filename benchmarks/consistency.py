@@ -33,9 +33,8 @@ from benchmarks.clips import SHARED_VIDEOS, prepare_clip  # noqa: E402
 from cosavatar_pipeline.editing.blend import blend, feathered_mask  # noqa: E402
 from cosavatar_pipeline.editing.composite import composite_into_source, psnr_outside_region  # noqa: E402
 from cosavatar_pipeline.editing.dataset_update import frame_seed  # noqa: E402
-from cosavatar_pipeline.editing.loop import EditRequest, run_edit_loop  # noqa: E402
+from cosavatar_pipeline.editing.loop import EditRequest  # noqa: E402
 from cosavatar_pipeline.editing.perturbed import Perturbation, PerturbedEditor  # noqa: E402
-from cosavatar_pipeline.nerf.dataset import AvatarDataset  # noqa: E402
 from cosavatar_pipeline.nerf.render import render_dataset_frames  # noqa: E402
 from cosavatar_pipeline.nerf.trainer import train_avatar  # noqa: E402
 from cosavatar_pipeline.parsing.labels import region_mask  # noqa: E402
@@ -74,7 +73,7 @@ def main() -> None:
     started = time.perf_counter()
     clip = prepare_clip(args.video, args.out)
     config = nerf_config("preview")
-    dataset = AvatarDataset(clip.frames, clip.labels, clip.plate, clip.face_model, config, clip.fps)
+    dataset = clip.dataset(config)
     training = train_avatar(dataset, config, args.out / "avatar")  # a finished checkpoint is loaded, not retrained
     every_frame = np.arange(dataset.count)
     unedited = render_dataset_frames(training.model, dataset, every_frame, own_appearance=True)["rgb"]
@@ -83,14 +82,10 @@ def main() -> None:
     editor, round_config = PerturbedEditor(), edit_round_config("preview")
     shutil.rmtree(args.out / "rounds", ignore_errors=True)
     loop_started = time.perf_counter()
-    loop = run_edit_loop(
+    loop = clip.edit_loop(
         training.model,
         dataset,
-        clip.labels,
-        clip.landmarks,
-        clip.plate,
         editor,
-        MediapipeParser(),
         EditRequest(args.prompt, args.region),
         args.rounds,
         round_config,

@@ -27,7 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.clips import SHARED_VIDEOS, prepare_clip  # noqa: E402
 from cosavatar_pipeline.face.motion import DrivingMotion  # noqa: E402
 from cosavatar_pipeline.nerf.config import code_conditioning  # noqa: E402
-from cosavatar_pipeline.nerf.dataset import AvatarDataset  # noqa: E402
 from cosavatar_pipeline.nerf.evaluation import evaluate_holdout  # noqa: E402
 from cosavatar_pipeline.nerf.render import render_dataset_frames  # noqa: E402
 from cosavatar_pipeline.nerf.trainer import train_avatar  # noqa: E402
@@ -51,7 +50,7 @@ def widest_mouths_sheet(reference: np.ndarray, rendered: np.ndarray, count: int 
 
 
 def run_conditioning(name, config, target, driver, out: Path) -> dict:
-    dataset = AvatarDataset(target.frames, target.labels, target.plate, target.face_model, config, target.fps)
+    dataset = target.dataset(config)
     checkpoints = out / f"checkpoint_{name}"
     shutil.rmtree(checkpoints, ignore_errors=True)
     training = train_avatar(dataset, config, checkpoints)

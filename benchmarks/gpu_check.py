@@ -28,11 +28,9 @@ from benchmarks.clips import SHARED_VIDEOS, prepare_clip  # noqa: E402
 from benchmarks.random_ip2p import random_ip2p_pipeline  # noqa: E402
 from cosavatar_pipeline.editing.config import IP2PSettings  # noqa: E402
 from cosavatar_pipeline.editing.ip2p import InstructPix2PixEditor  # noqa: E402
-from cosavatar_pipeline.editing.loop import EditRequest, run_edit_loop  # noqa: E402
-from cosavatar_pipeline.nerf.dataset import AvatarDataset  # noqa: E402
+from cosavatar_pipeline.editing.loop import EditRequest  # noqa: E402
 from cosavatar_pipeline.nerf.render import render_dataset_frames  # noqa: E402
 from cosavatar_pipeline.nerf.trainer import train_avatar  # noqa: E402
-from cosavatar_pipeline.parsing.mediapipe_parser import MediapipeParser  # noqa: E402
 from cosavatar_pipeline.presets import edit_round_config, nerf_config  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -69,7 +67,7 @@ def reset_peak(device: torch.device) -> None:
 def check_avatar(video: Path, out: Path, device: torch.device, sizes: CheckSizes) -> dict:
     clip = prepare_clip(video, out, sizes.avatar_preset)
     config = nerf_config(sizes.avatar_preset, steps=sizes.avatar_steps)
-    dataset = AvatarDataset(clip.frames, clip.labels, clip.plate, clip.face_model, config, clip.fps)
+    dataset = clip.dataset(config)
     reset_peak(device)
     training = train_avatar(dataset, config, out / f"avatar_{sizes.avatar_preset}", device)
     rendered = render_dataset_frames(training.model, dataset, dataset.holdout[:2], own_appearance=False)["rgb"]
@@ -94,26 +92,14 @@ def editor_for(device: torch.device, sizes: CheckSizes, folder: Path) -> Instruc
 def check_edit_round(video: Path, out: Path, device: torch.device, sizes: CheckSizes, folder: Path) -> dict:
     clip = prepare_clip(video, out, sizes.round_preset)
     config = nerf_config(sizes.round_preset, steps=sizes.round_avatar_steps)
-    dataset = AvatarDataset(clip.frames, clip.labels, clip.plate, clip.face_model, config, clip.fps)
+    dataset = clip.dataset(config)
     model = train_avatar(dataset, config, out / f"avatar_{sizes.round_preset}", device).model
     editor = editor_for(device, sizes, folder)
     round_config = replace(edit_round_config(sizes.round_preset), finetune_steps=sizes.finetune_steps)
     reset_peak(device)
     started = time.perf_counter()
-    loop = run_edit_loop(
-        model,
-        dataset,
-        clip.labels,
-        clip.landmarks,
-        clip.plate,
-        editor,
-        MediapipeParser(),
-        EditRequest("give her pink hair", "hair"),
-        1,
-        round_config,
-        out / "round",
-        str(device),
-    )
+    pink_hair = EditRequest("give her pink hair", "hair")
+    loop = clip.edit_loop(model, dataset, editor, pink_hair, 1, round_config, out / "round", str(device))
     return {
         "preset": sizes.round_preset,
         "frames_edited": len(loop.rounds[0].frame_ids),

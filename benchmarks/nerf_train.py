@@ -60,7 +60,7 @@ class PositionalEncodingField(nn.Module):
 
 def prepare(video: Path, workdir: Path) -> AvatarDataset:
     clip = prepare_clip(video, workdir)
-    return AvatarDataset(clip.frames, clip.labels, clip.plate, clip.face_model, nerf_config("preview"), clip.fps)
+    return clip.dataset(nerf_config("preview"))
 
 
 def throughput(model, optimizer, dataset, config, steps: int, skip_empty: bool) -> tuple[float, float]:

@@ -138,6 +138,22 @@ def read_entry(path: Path, kind: type, what: str):
         raise InputError(path, f"is not a valid {what}: {where + ': ' if where else ''}{error['msg']}") from None
 
 
+def _entry_names(folder: Path) -> list[str]:
+    return sorted(p.stem for p in folder.glob("*.json"))
+
+
+def _read_named_entry(folder: Path, name: str, kind: type, noun: str, what: str):
+    """``folder/<name>.json`` as ``kind``: a RegistryError listing the registered names when it does not exist, an
+    InputError when the file names another entry."""
+    path = folder / f"{validate_slug(name)}.json"
+    if not path.exists():
+        raise RegistryError(f"{noun} {name!r} is not registered (registered: {_entry_names(folder) or 'none'})")
+    entry = read_entry(path, kind, what)
+    if entry.name != name:
+        raise InputError(path, f"names the {noun} {entry.name!r}; the file must be called {entry.name}.json")
+    return entry
+
+
 class Registry:
     """Reads and writes registry entries under ``<home>/registry/{videos,edits}/<name>.json``."""
 
@@ -147,16 +163,10 @@ class Registry:
 
     # videos ---------------------------------------------------------------------------------------------------
     def video_names(self) -> list[str]:
-        return sorted(p.stem for p in self.videos_dir.glob("*.json"))
+        return _entry_names(self.videos_dir)
 
     def get_video(self, name: str) -> VideoRegistration:
-        path = self.videos_dir / f"{validate_slug(name)}.json"
-        if not path.exists():
-            raise RegistryError(f"video {name!r} is not registered (registered: {self.video_names() or 'none'})")
-        entry = read_entry(path, VideoRegistration, "video registration")
-        if entry.name != name:
-            raise InputError(path, f"names the video {entry.name!r}; the file must be called {entry.name}.json")
-        return entry
+        return _read_named_entry(self.videos_dir, name, VideoRegistration, "video", "video registration")
 
     def find_video_by_sha256(self, sha256: str) -> VideoRegistration | None:
         for name in self.video_names():
@@ -194,17 +204,12 @@ class Registry:
 
     # edits ----------------------------------------------------------------------------------------------------
     def edit_names(self) -> list[str]:
-        return sorted(p.stem for p in self.edits_dir.glob("*.json"))
+        return _entry_names(self.edits_dir)
 
     def get_edit(self, name: str) -> EditSpec:
         """The spec, checked as ``register_edit`` checks it (a hand-written file gets the same scrutiny)."""
-        path = self.edits_dir / f"{validate_slug(name)}.json"
-        if not path.exists():
-            raise RegistryError(f"edit {name!r} is not registered (registered: {self.edit_names() or 'none'})")
-        spec = read_entry(path, EditSpec, "edit spec")
-        if spec.name != name:
-            raise InputError(path, f"names the edit {spec.name!r}; the file must be called {spec.name}.json")
-        validate_slug(spec.name)
+        spec = _read_named_entry(self.edits_dir, name, EditSpec, "edit", "edit spec")
+        path = self.edits_dir / f"{name}.json"
         validate_prompt(spec.prompt)
         if spec.region not in EDIT_REGIONS or spec.editor not in EDITORS:
             raise InputError(path, f"region must be one of {list(EDIT_REGIONS)} and editor one of {list(EDITORS)}")

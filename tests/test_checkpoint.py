@@ -7,7 +7,6 @@ import pytest
 
 from benchmarks.clips import prepare_clip
 from cosavatar_pipeline.nerf.checkpoint import META_FILE, TENSORS_FILE, CheckpointError, load_checkpoint
-from cosavatar_pipeline.nerf.dataset import AvatarDataset
 from cosavatar_pipeline.nerf.trainer import load_trained, train_avatar
 from cosavatar_pipeline.presets import nerf_config
 
@@ -16,7 +15,7 @@ from cosavatar_pipeline.presets import nerf_config
 def tiny_dataset(sample_clips, tmp_path_factory):
     clip = prepare_clip(sample_clips["astronaut_talking"], tmp_path_factory.mktemp("prepared"), preset="tiny")
     config = nerf_config("tiny", steps=20, checkpoint_every=10, occupancy_warmup_steps=10)
-    return AvatarDataset(clip.frames, clip.labels, clip.plate, clip.face_model, config, clip.fps), config
+    return clip.dataset(config), config
 
 
 def test_a_truncated_checkpoint_is_reported_discarded_and_training_restarts(tiny_dataset, tmp_path):

@@ -6,13 +6,11 @@ import numpy as np
 import pytest
 
 from benchmarks.clips import prepare_clip
-from cosavatar_pipeline.editing.loop import EditRequest, run_edit_loop
+from cosavatar_pipeline.editing.loop import EditRequest
 from cosavatar_pipeline.editing.perturbed import Perturbation, PerturbedEditor, perturb
-from cosavatar_pipeline.nerf.dataset import AvatarDataset
 from cosavatar_pipeline.nerf.render import render_dataset_frames
 from cosavatar_pipeline.nerf.trainer import train_avatar
 from cosavatar_pipeline.parsing.labels import region_mask
-from cosavatar_pipeline.parsing.mediapipe_parser import MediapipeParser
 from cosavatar_pipeline.presets import edit_round_config, nerf_config
 from cosavatar_pipeline.render.consistency import consecutive_pairs, source_flow, warping_error
 
@@ -34,22 +32,11 @@ def test_perturbations_differ_per_seed_and_stay_in_the_mask():
 def test_the_loop_makes_inconsistent_edits_steadier(tiny_sample, tmp_path):
     clip = tiny_sample
     config = nerf_config("tiny", steps=300)
-    dataset = AvatarDataset(clip.frames, clip.labels, clip.plate, clip.face_model, config, clip.fps)
+    dataset = clip.dataset(config)
     model = train_avatar(dataset, config, tmp_path / "avatar").model
     round_config = edit_round_config("tiny", finetune_steps=60)
-    loop = run_edit_loop(
-        model,
-        dataset,
-        clip.labels,
-        clip.landmarks,
-        clip.plate,
-        PerturbedEditor(),
-        MediapipeParser(),
-        EditRequest("give her pink hair", "hair"),
-        2,
-        round_config,
-        tmp_path / "rounds",
-    )
+    pink_hair = EditRequest("give her pink hair", "hair")
+    loop = clip.edit_loop(model, dataset, PerturbedEditor(), pink_hair, 2, round_config, tmp_path / "rounds")
     train = dataset.train
     final = render_dataset_frames(loop.model, dataset, train, own_appearance=True)["rgb"]
     flow, region, pairs = source_flow(clip.frames), region_mask(clip.labels, "hair"), consecutive_pairs(train)

@@ -111,7 +111,7 @@ def test_avatar_reenactment_drives_the_unedited_avatar(trained_avatars):
     avatar rendered with the neutral expression in every frame fails the figures' test."""
     import dagster as dg
 
-    from assets.inputs import avatar_inputs
+    from assets.inputs import AVATAR_DATA_INS, avatar_inputs
     from cosavatar_pipeline.nerf.render import render_frames
     from cosavatar_pipeline.nerf.trainer import load_trained, saved_config
     from cosavatar_pipeline.render.expression import expression_figures, follows
@@ -133,12 +133,7 @@ def test_avatar_reenactment_drives_the_unedited_avatar(trained_avatars):
     key = dg.AssetCheckKey(dg.AssetKey("avatar_reenactment"), "avatar_reenactment_follows_driver")
     assert pipeline.instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key] is not None
     # expression control lost: the neutral code and no warp in every frame
-    inputs = avatar_inputs(
-        *(
-            manifest_of(pipeline, name, "woman")
-            for name in ("frames", "face_coefficients", "face_parsing", "background_plate")
-        )
-    )
+    inputs = avatar_inputs({name: manifest_of(pipeline, name, "woman") for name in AVATAR_DATA_INS})
     avatar = manifest_of(pipeline, "avatar", "woman")
     dataset = inputs.dataset(saved_config(avatar.directory))
     model = load_trained(avatar.directory, dataset)

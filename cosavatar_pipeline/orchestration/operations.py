@@ -14,7 +14,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from cosavatar_pipeline.editing.config import DEFAULT_IP2P_SETTINGS, EDIT_ROUNDS
 from cosavatar_pipeline.errors import RegistryError
 from cosavatar_pipeline.home import HomeLayout, layout
 from cosavatar_pipeline.orchestration.executors import executor_name
@@ -96,19 +95,9 @@ class Pipeline:
         self.instance.add_dynamic_partitions("video", [existing.name])
         return existing
 
-    def add_edit(
-        self,
-        prompt: str,
-        name: str | None = None,
-        region: str | None = None,
-        editor: str = "auto",
-        seed: int = 0,
-        ip2p_settings: str = DEFAULT_IP2P_SETTINGS,
-        rounds: int = EDIT_ROUNDS,
-    ) -> EditSpec:
-        spec = self.registry.register_edit(
-            prompt, name=name, region=region, editor=editor, seed=seed, ip2p_settings=ip2p_settings, rounds=rounds
-        )
+    def add_edit(self, prompt: str, **options) -> EditSpec:
+        """Register the edit (``options`` as ``Registry.register_edit`` takes them) and add its partition."""
+        spec = self.registry.register_edit(prompt, **options)
         self.instance.add_dynamic_partitions("edit", [spec.name])
         return spec
 

@@ -49,24 +49,3 @@ def region_mask(label_map: np.ndarray, region: str) -> np.ndarray:
     except KeyError:
         raise ValueError(f"unknown region {region!r}; known: {sorted(REGION_LABELS)}") from None
     return np.isin(label_map, labels)
-
-
-def palette() -> np.ndarray:
-    """(256, 3) uint8 colours for overlays; unknown ids black."""
-    colours = np.zeros((256, 3), np.uint8)
-    for label, colour in {
-        SKIN: (255, 200, 150),
-        LEFT_BROW: (120, 60, 20),
-        RIGHT_BROW: (160, 90, 40),
-        LEFT_EYE: (0, 120, 255),
-        RIGHT_EYE: (0, 200, 255),
-        NOSE: (255, 140, 0),
-        MOUTH: (120, 0, 60),
-        UPPER_LIP: (230, 30, 80),
-        LOWER_LIP: (255, 80, 130),
-        NECK: (200, 255, 120),
-        CLOTH: (60, 60, 220),
-        HAIR: (250, 230, 40),
-    }.items():
-        colours[label] = colour
-    return colours

@@ -78,6 +78,15 @@ def sample_clips(tmp_path_factory):
     return make_sample_clips(tmp_path_factory.mktemp("samples"))
 
 
+@pytest.fixture(scope="session")
+def tiny_sample(sample_clips, tmp_path_factory):
+    """The sample clip through the stages before the avatar at `tiny`, with the library directly
+    (``benchmarks/clips.py``): for tests of the NeRF and the edit loop that need no Dagster."""
+    from benchmarks.clips import prepare_clip
+
+    return prepare_clip(sample_clips["astronaut_talking"], tmp_path_factory.mktemp("prepared"), preset="tiny")
+
+
 # The real clips run at `tiny` (96 px, 12.5 fps): every stage on real video at half the frames and a small NeRF, so
 # `make test` stays within its time; `preview` runs on them in `make bench-expression` and on the sample in the demo.
 REAL_CLIP_PRESET = "tiny"

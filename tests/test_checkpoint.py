@@ -5,15 +5,14 @@ import shutil
 
 import pytest
 
-from benchmarks.clips import prepare_clip
 from cosavatar_pipeline.nerf.checkpoint import META_FILE, TENSORS_FILE, CheckpointError, load_checkpoint
 from cosavatar_pipeline.nerf.trainer import load_trained, train_avatar
 from cosavatar_pipeline.presets import nerf_config
 
 
 @pytest.fixture(scope="module")
-def tiny_dataset(sample_clips, tmp_path_factory):
-    clip = prepare_clip(sample_clips["astronaut_talking"], tmp_path_factory.mktemp("prepared"), preset="tiny")
+def tiny_dataset(tiny_sample):
+    clip = tiny_sample
     config = nerf_config("tiny", steps=20, checkpoint_every=10, occupancy_warmup_steps=10)
     return clip.dataset(config), config
 

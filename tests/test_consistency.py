@@ -5,7 +5,6 @@ run on a CPU at tiny sizes."""
 import numpy as np
 import pytest
 
-from benchmarks.clips import prepare_clip
 from cosavatar_pipeline.editing.loop import EditRequest
 from cosavatar_pipeline.editing.perturbed import Perturbation, PerturbedEditor, perturb
 from cosavatar_pipeline.nerf.render import render_dataset_frames
@@ -13,11 +12,6 @@ from cosavatar_pipeline.nerf.trainer import train_avatar
 from cosavatar_pipeline.parsing.labels import region_mask
 from cosavatar_pipeline.presets import edit_round_config, nerf_config
 from cosavatar_pipeline.render.consistency import consecutive_pairs, source_flow, warping_error
-
-
-@pytest.fixture(scope="module")
-def tiny_sample(sample_clips, tmp_path_factory):
-    return prepare_clip(sample_clips["astronaut_talking"], tmp_path_factory.mktemp("prepared"), preset="tiny")
 
 
 def test_perturbations_differ_per_seed_and_stay_in_the_mask():
@@ -31,7 +25,7 @@ def test_perturbations_differ_per_seed_and_stay_in_the_mask():
 
 def test_the_loop_makes_inconsistent_edits_steadier(tiny_sample, tmp_path):
     clip = tiny_sample
-    config = nerf_config("tiny", steps=300)
+    config = nerf_config("tiny", steps=200)
     dataset = clip.dataset(config)
     model = train_avatar(dataset, config, tmp_path / "avatar").model
     round_config = edit_round_config("tiny", finetune_steps=60)

@@ -20,17 +20,22 @@ MIN_PRESENCE = 0.8  # hair and torso should show in most frames (a bald subject 
 
 
 # One colour per class of L.LABELS after the background, in its order: skin, brows, eyes, nose, mouth, lips, neck,
-# cloth, hair
-CLASS_COLOURS = ("tomato", "saddlebrown", "peru", "blue", "deepskyblue", "orange", "purple", "crimson", "hotpink",
-                 "yellowgreen", "royalblue", "gold")  # fmt: skip
-CLASS_IDS = [label for label in L.LABELS if label != L.BACKGROUND]
+# cloth, hair (zip's strict: a class added to L.LABELS without a colour fails at import)
+CLASS_COLOUR = dict(
+    zip(
+        [label for label in L.LABELS if label != L.BACKGROUND],
+        ("tomato", "saddlebrown", "peru", "blue", "deepskyblue", "orange", "purple", "crimson", "hotpink",
+         "yellowgreen", "royalblue", "gold"),
+        strict=True,
+    )
+)  # fmt: skip
 
 
 def overlay(frame: np.ndarray, label_map: np.ndarray, alpha: float = 0.55) -> np.ndarray:
     """(S, S, 3) uint8 frame, (S, S) label map -> (S, 2S, 3) uint8: the frame | its classes painted over it (the
     background left as it is), each class in the same colour in every frame."""
     present = [label for label in np.unique(label_map) if label != L.BACKGROUND]  # label2rgb colours these in order
-    colours = [CLASS_COLOURS[CLASS_IDS.index(label)] for label in present]
+    colours = [CLASS_COLOUR[label] for label in present]
     painted = label2rgb(
         label_map, image=frame, colors=colours, alpha=alpha, bg_label=L.BACKGROUND, bg_color=None, saturation=1
     )

@@ -310,7 +310,7 @@ def test_avatar_saved_before_the_cavity_loads_without_one():
 
 
 def test_holdout_has_an_interleaved_set_and_a_contiguous_segment_of_wide_mouths():
-    from cosavatar_pipeline.nerf.holdout import contiguous_segment, interleaved
+    from cosavatar_pipeline.nerf.holdout import contiguous_segment, interleaved, within_training_openings
 
     mouth = np.zeros(100)
     mouth[70:76] = np.linspace(0.1, 0.4, 6)  # the clip's only wide opening
@@ -319,6 +319,11 @@ def test_holdout_has_an_interleaved_set_and_a_contiguous_segment_of_wide_mouths(
     assert set(range(70, 76)) <= set(segment.tolist())  # it covers the whole opening range
     assert interleaved(30, 10).tolist() == [5, 15, 25]
     assert contiguous_segment(mouth, 0).size == 0 and contiguous_segment(mouth, 30).size == 0  # > 25% of the clip
+    # the segment holds the clip's widest openings: the ones wider than any training frame are told apart
+    train = np.setdiff1d(np.arange(100), segment)
+    mouth[10] = 0.25  # a training frame opening this wide
+    within = within_training_openings(mouth, train, segment)
+    assert set(segment[~within].tolist()) == {73, 74, 75}  # 0.28, 0.34 and 0.4
 
 
 def test_avatar_reports_both_holdouts_and_expression_figures(trained_avatars):
@@ -330,6 +335,9 @@ def test_avatar_reports_both_holdouts_and_expression_figures(trained_avatars):
     assert abs(info["holdout_frames"] - (frame_count - info["segment_frames"]) / 10) <= 2
     for name in ("segment_psnr", "segment_psnr_person", "segment_psnr_mouth", "holdout_psnr_mouth"):
         assert 12 < info[name] < 40
+    # the segment's frames, split by whether training ever opened the mouth as wide
+    split = [info.get(f"segment_frames_{part}", 0) for part in ("within_training", "beyond_training")]
+    assert sum(split) == info["segment_frames"] and info["segment_opening_over_training"] > 0
     # the reference's detector noise floor on the segment: the source blurred to the render's sharpness
     assert info["segment_noise_floor_mouth_r"] > 0.8
     assert info["expression_control"] == "landmark_warp" and 4 <= info["expression_components"] <= 32

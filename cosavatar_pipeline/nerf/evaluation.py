@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cosavatar_pipeline.nerf.dataset import AvatarDataset
+from cosavatar_pipeline.nerf.holdout import within_training_openings
 from cosavatar_pipeline.nerf.metrics import psnr, ssim
 from cosavatar_pipeline.nerf.model import AvatarModel
 from cosavatar_pipeline.nerf.render import render_dataset_frames
@@ -38,15 +39,35 @@ def box_mask(box: np.ndarray, size: int) -> np.ndarray:
     return mask
 
 
+def mouth_psnrs(rendered: np.ndarray, dataset: AvatarDataset, frame_ids: np.ndarray) -> np.ndarray:
+    """(F,) PSNR inside each frame's box around lips and jaw; rendered (F, S, S, 3) uint8."""
+    boxes = [box_mask(dataset.mouth_boxes[i], dataset.size) for i in frame_ids]
+    return np.array([psnr(r, dataset.frames[i], box) for r, i, box in zip(rendered, frame_ids, boxes)])
+
+
+def segment_reach_figures(rendered: np.ndarray, dataset: AvatarDataset) -> dict[str, float]:
+    """How far the segment's openings go beyond the training frames' widest (a ratio), and the mouth-box PSNR apart
+    over the segment frames within that range and those beyond it (each only when it has frames)."""
+    frame_ids = dataset.holdout_segment
+    widest_training = max(float(dataset.mouth_open[dataset.train].max()), 1e-9)
+    figures = {"segment_opening_over_training": float(dataset.mouth_open[frame_ids].max()) / widest_training}
+    within = within_training_openings(dataset.mouth_open, dataset.train, frame_ids)
+    scores = mouth_psnrs(rendered, dataset, frame_ids)
+    for name, picks in (("within_training", within), ("beyond_training", ~within)):
+        if picks.any():
+            figures[f"segment_psnr_mouth_{name}"] = float(scores[picks].mean())
+            figures[f"segment_frames_{name}"] = float(picks.sum())
+    return figures
+
+
 def psnr_figures(rendered: np.ndarray, dataset: AvatarDataset, frame_ids: np.ndarray, prefix: str) -> dict[str, float]:
     truth = dataset.frames[frame_ids]
-    mouths = [box_mask(dataset.mouth_boxes[i], dataset.size) for i in frame_ids]
     return {
         f"{prefix}_psnr": float(np.mean([psnr(r, t) for r, t in zip(rendered, truth)])),
         f"{prefix}_psnr_person": float(
             np.mean([psnr(r, t, m) for r, t, m in zip(rendered, truth, dataset.person[frame_ids])])
         ),
-        f"{prefix}_psnr_mouth": float(np.mean([psnr(r, t, m) for r, t, m in zip(rendered, truth, mouths)])),
+        f"{prefix}_psnr_mouth": float(mouth_psnrs(rendered, dataset, frame_ids).mean()),
         f"{prefix}_frames": float(len(frame_ids)),
     }
 
@@ -70,6 +91,7 @@ def evaluate_holdout(
     if len(dataset.holdout_segment):
         segment = np.stack([by_frame[i] for i in dataset.holdout_segment])
         figures.update(psnr_figures(segment, dataset, dataset.holdout_segment, "segment"))
+        figures.update(segment_reach_figures(segment, dataset))
         if expression:
             own = expression_figures(segment, dataset.frames[dataset.holdout_segment])
             figures.update({f"segment_{name}": value for name, value in own.items()})

@@ -25,3 +25,11 @@ def contiguous_segment(mouth_open: np.ndarray, length: int, max_share: float = 0
     score = spread + 1e-3 * windows.max(axis=1)
     start = int(np.argmax(score))
     return np.arange(start, start + length)
+
+
+def within_training_openings(mouth_open: np.ndarray, train: np.ndarray, frame_ids: np.ndarray) -> np.ndarray:
+    """(F,) bool: which of ``frame_ids`` open the mouth no wider than the widest training frame does. The segment
+    holds most of the clip's openings, so some of its frames open wider than anything the avatar was trained on.
+
+    mouth_open: (N,) per-frame mouth-open ratio; train, frame_ids: frame ids."""
+    return mouth_open[frame_ids] <= mouth_open[train].max()

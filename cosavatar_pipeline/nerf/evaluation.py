@@ -1,6 +1,8 @@
 """Held-out evaluation, on two kinds of held-out frames: interleaved (every n-th: interpolation between seen
 expressions) and one contiguous segment (new expressions). PSNR on the full frame, the person and a box around
-lips and jaw; SSIM; on the segment, whether the render's mouth and eyes follow the source's; a preview strip."""
+lips and jaw; SSIM; on the segment, how far its openings go beyond the training frames' (and the mouth box apart
+over the frames within and beyond them) and whether the render's mouth and eyes follow the source's; a preview
+strip."""
 
 from __future__ import annotations
 

@@ -299,6 +299,44 @@ def test_the_head_pose_shapes_the_hair_but_never_the_face(real_clips):
     assert model.config.head_pose_condition
 
 
+def test_the_inside_of_an_open_mouth_never_reads_the_head_pose(real_clips):
+    """Points between a jaw-dropped frame's lips, sent behind the neutral mouth by the cavity, read none of the
+    head pose (else the teeth's colour follows the head's turn); avatars stored before this read it there."""
+    from cosavatar_pipeline.nerf import cavity, deformation
+    from cosavatar_pipeline.nerf.dataset import head_box_from_identity
+    from cosavatar_pipeline.nerf.model import AvatarModel, FaceSetup
+    from cosavatar_pipeline.nerf.sampler import normalise_to_box
+    from cosavatar_pipeline.presets import nerf_config
+    from cosavatar_pipeline.stages.face_coefficients import load_face_model
+
+    identity = load_face_model(manifest_of(real_clips, "face_coefficients", "woman").directory).identity
+    box = head_box_from_identity(identity)
+    ids = deformation.warp_landmarks(identity)
+    neutral = identity[ids]
+    ring = neutral[cavity.ring_positions(ids)]
+    seam_y, centre_x = ring[:, 1].mean(), ring[:, 0].mean()
+    jaw = (neutral[:, 1] > seam_y) & (np.abs(neutral[:, 0] - centre_x) < 40)
+    offsets = np.zeros((1, len(ids), 3), np.float32)
+    offsets[0, jaw, 1] = 12.0  # the jaw drops 12 mm (y grows downwards)
+    depth = nerf_config("tiny").mouth_cavity_mm
+    fields = deformation.WarpFields.build(neutral, offsets, cavity.ring_positions(ids), depth)
+    front_z = cavity.mouth_front_z(ring, identity)
+    gap = torch.tensor([[[centre_x, seam_y + 6.0, front_z + z] for z in (5.0, 15.0, 40.0, 80.0)]], dtype=torch.float32)
+    inside, _ = deformation.warp_to_neutral(gap, fields, torch.tensor([0]))
+    points = normalise_to_box(inside[0], torch.tensor(box, dtype=torch.float32))
+    face = FaceSetup(identity, ids, np.zeros(4), np.ones(4), np.full(3, 0.2))
+    turned = torch.zeros(len(points), 6)
+    turned[:, 1] = 0.4  # 23 degrees of yaw
+    for outside_mouth in (True, False):
+        config = nerf_config("tiny", pose_outside_mouth=outside_mouth)
+        model = AvatarModel(config, 10, 4, box, box + [[0, 0, 400], [0, 0, 400]], face)
+        pose_read = model._warped_condition(points, torch.zeros(len(points), 4), turned)[:, -6:]
+        if outside_mouth:
+            assert pose_read.abs().max() < 1e-6
+        else:  # as before Dec 3: the pose reached deep inside the mouth (over 0.8 of it, measured 0.93-1.0)
+            assert pose_read[1:, 1].min() > 0.8 * 0.4
+
+
 def test_avatar_saved_before_the_cavity_loads_without_one():
     from cosavatar_pipeline.nerf.config import NerfConfig
 

@@ -25,6 +25,8 @@ import cv2
 import numpy as np
 import torch
 
+from cosavatar_pipeline.nerf.sampler import box_grid
+
 # mediapipe FaceMesh's inner lip ring, in order: upper lip from the right corner (78) to the left (308), then back
 INNER_LIP_RING = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95)
 CELL_MM = 0.5  # the masks' resolution on canonical x/y
@@ -36,6 +38,9 @@ FRONT_RAMP_MM = 2.0  # from air to mouth
 LIPS_REACH_MM = 6.0  # the outer lips lie within this of the inner ring's box
 UNSEEN_RAMP_MM = 1.0  # from lit to unseen inside the mouth
 _SUBPIXEL_BITS = 4
+# where the inside lands in neutral space: beside the lips' corners by up to this (a smile widens the mouth) ...
+INTERIOR_MARGIN_MM = 10.0
+INTERIOR_REACH_MM = 30.0  # ... and above and below their seam by up to this (half of a yawn's opening is ~20)
 
 
 @dataclass
@@ -78,10 +83,7 @@ class MouthCavity:
         unlit = np.minimum(below_upper, above_lower) - widest_seen[None, None, :] / 2
         unseen = inside * np.clip(unlit / UNSEEN_RAMP_MM, 0.0, 1.0)
         masks = np.stack([inside, below_upper, above_lower, unseen]).astype(np.float32)
-        face = ring_neutral if face_neutral is None else face_neutral
-        low, high = ring_neutral[:, :2].min(axis=0) - LIPS_REACH_MM, ring_neutral[:, :2].max(axis=0) + LIPS_REACH_MM
-        over_mouth = ((face[:, :2] >= low) & (face[:, :2] <= high)).all(axis=1)
-        front_z = float(face[over_mouth, 2].min()) - FRONT_MARGIN_MM
+        front_z = mouth_front_z(ring_neutral, ring_neutral if face_neutral is None else face_neutral)
         seam_y = float(ring_neutral[:, 1].mean())
         return cls(torch.as_tensor(origin, dtype=torch.float32), torch.from_numpy(masks), front_z, seam_y, depth_mm)
 
@@ -125,6 +127,31 @@ class MouthCavity:
         inside[:, 1] = torch.where(below_upper <= above_lower, self.seam_y + below_upper, self.seam_y - above_lower)
         inside[:, 2] = points[:, 2] + self.depth_mm
         return inside
+
+
+def mouth_front_z(ring_neutral: np.ndarray, face_neutral: np.ndarray) -> float:
+    """mm: where the mouth begins, FRONT_MARGIN_MM in front of the foremost of the neutral landmarks (L, 3) over the
+    inner-lip ring (M, 3) (the outer lips)."""
+    low, high = ring_neutral[:, :2].min(axis=0) - LIPS_REACH_MM, ring_neutral[:, :2].max(axis=0) + LIPS_REACH_MM
+    over_mouth = ((face_neutral[:, :2] >= low) & (face_neutral[:, :2] <= high)).all(axis=1)
+    return float(face_neutral[over_mouth, 2].min()) - FRONT_MARGIN_MM
+
+
+def interior_volume(
+    ring_neutral: np.ndarray, face_neutral: np.ndarray, depth_mm: float, box: torch.Tensor, resolution: int
+) -> torch.Tensor:
+    """(M, 3) mm the neutral inner-lip ring, (L, 3) the neutral landmarks, the cavity's depth, (2, 3) mm the head box
+    -> (1, 1, R, R, R) on the box's grid (index order z, y, x): 1 where ``inside_points`` sends the inside of an open
+    mouth (behind the neutral mouth, at least depth_mm behind where the mouth begins), 0 elsewhere."""
+    points = box_grid(box, resolution)
+    ring = torch.as_tensor(ring_neutral, dtype=torch.float32)
+    interior = (
+        (points[..., 0] >= ring[:, 0].min() - INTERIOR_MARGIN_MM)
+        & (points[..., 0] <= ring[:, 0].max() + INTERIOR_MARGIN_MM)
+        & ((points[..., 1] - ring[:, 1].mean()).abs() <= INTERIOR_REACH_MM)
+        & (points[..., 2] >= mouth_front_z(ring_neutral, face_neutral) + depth_mm)
+    )
+    return interior.float()[None, None]
 
 
 def _rasterise(rings: np.ndarray, origin: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -34,6 +34,7 @@ class NerfConfig:
     # landmark_warp: the head field also reads the head pose (as the torso does), so hair can hang by gravity as the
     # head turns and tilts; the warp only moves the face
     head_pose_condition: bool = True
+    pose_outside_mouth: bool = True  # landmark_warp: ... but never inside the open mouth (nerf/cavity.py)
     mouth_ray_fraction: float = 0.2  # of each batch, from a box around lips and jaw (open mouths drawn more often)
     mouth_loss_weight: float = 2.5  # photometric weight of those rays
     head_samples: int = 32
@@ -68,6 +69,7 @@ class NerfConfig:
         values.setdefault("expression_control", "code")
         values.setdefault("mouth_cavity_mm", 0.0)  # and those saved before the mouth cavity without one
         values.setdefault("head_pose_condition", False)  # or before the head field read the pose
+        values.setdefault("pose_outside_mouth", False)  # or read it inside the mouth (before Dec 3 2026)
         values["head_encoding"] = EncodingConfig(**values["head_encoding"])
         values["torso_encoding"] = EncodingConfig(**values["torso_encoding"])
         return cls(**values)

@@ -27,6 +27,7 @@ import torch
 from cosavatar_pipeline.face import landmarks as lm
 from cosavatar_pipeline.face.canonical import connection_indices
 from cosavatar_pipeline.nerf.cavity import MouthCavity
+from cosavatar_pipeline.nerf.sampler import box_grid
 
 WARP_SIGMA_MM = 6.0  # radial falloff of one landmark's pull
 FAR_FIELD_MM = 12.0  # a point this far from a single landmark moves half as much as the landmark (88% on it)
@@ -244,10 +245,7 @@ def residual_gate(neutral_points: torch.Tensor, gate_landmarks: torch.Tensor) ->
 
 def gate_volume(gate_landmarks: torch.Tensor, box: torch.Tensor, resolution: int = GATE_RESOLUTION) -> torch.Tensor:
     """(1, 1, R, R, R) ``residual_gate`` sampled on the box's grid (index order z, y, x for ``grid_sample``)."""
-    axis = torch.linspace(-1, 1, resolution)
-    z, y, x = torch.meshgrid(axis, axis, axis, indexing="ij")
-    normalised = torch.stack([x, y, z], dim=-1).reshape(-1, 3)
-    points = (normalised + 1) / 2 * (box[1] - box[0]) + box[0]
+    points = box_grid(box, resolution).reshape(-1, 3)
     gate = torch.cat([residual_gate(chunk, gate_landmarks) for chunk in points.split(65536)])
     return gate.view(1, 1, resolution, resolution, resolution)
 

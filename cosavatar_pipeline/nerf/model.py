@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from cosavatar_pipeline.face.model import Camera
-from cosavatar_pipeline.nerf import deformation
+from cosavatar_pipeline.nerf import cavity, deformation
 from cosavatar_pipeline.nerf.config import NerfConfig
 from cosavatar_pipeline.nerf.dataset import RayBatch
 from cosavatar_pipeline.nerf.fields import POSE_DIMS, HeadField, TorsoField, WarpedHeadField
@@ -83,12 +83,22 @@ class AvatarModel(nn.Module):
         box = torch.as_tensor(head_box, dtype=torch.float32)
         gates = [deformation.gate_volume(gate_landmarks, box)]
         if self.config.head_pose_condition:
-            # the pose may shape what lies away from the face (hair), never the face the landmarks describe
-            gates.append(1 - deformation.gate_volume(identity, box))
+            gates.append(self._pose_gate(face, box))
         # (1, 1 or 2, R, R, R): the code's gate and the pose's, read with one lookup
         self.register_buffer("gates", torch.cat(gates, dim=1), persistent=False)
         keep = identity[torch.as_tensor(deformation.keep_landmark_ids(face.identity))]
         self.head_occupancy.keep_near(keep, torch.as_tensor(head_box, dtype=torch.float32), deformation.KEEP_RADIUS_MM)
+
+    def _pose_gate(self, face: FaceSetup, box: torch.Tensor) -> torch.Tensor:
+        """(1, 1, R, R, R): the pose may shape what lies away from the face (hair), never the face the landmarks
+        describe nor the inside of the mouth behind it (there the teeth's colour followed the head's turn)."""
+        identity = torch.as_tensor(face.identity, dtype=torch.float32)
+        gate = 1 - deformation.gate_volume(identity, box)
+        if self.config.mouth_cavity_mm > 0 and self.config.pose_outside_mouth:
+            ring = face.identity[list(cavity.INNER_LIP_RING)]
+            inside = cavity.interior_volume(ring, face.identity, self.config.mouth_cavity_mm, box, gate.shape[-1])
+            gate = gate * (1 - inside)
+        return gate
 
     def encoding_parameters(self) -> list[nn.Parameter]:
         return list(self.head.encoding.parameters()) + list(self.torso.encoding.parameters())

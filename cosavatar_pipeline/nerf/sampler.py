@@ -28,6 +28,14 @@ def normalise_to_box(points: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
     return (points - box[0]) / (box[1] - box[0]) * 2 - 1
 
 
+def box_grid(box: torch.Tensor, resolution: int) -> torch.Tensor:
+    """(R, R, R, 3) points of the box's space (mm) on a grid from corner to corner, indexed (z, y, x) as
+    ``grid_sample`` reads a volume sampled on them with ``align_corners=True``."""
+    axis = torch.linspace(-1, 1, resolution)
+    z, y, x = torch.meshgrid(axis, axis, axis, indexing="ij")
+    return (torch.stack([x, y, z], dim=-1) + 1) / 2 * (box[1] - box[0]) + box[0]
+
+
 class OccupancyGrid(nn.Module):
     """Per-cell running maximum of the field's density, refreshed by probing every cell, decayed over time."""
 

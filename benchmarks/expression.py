@@ -13,6 +13,7 @@ Writes benchmarks/results/expression.json, and contact sheets (frames of the cli
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shutil
 import sys
@@ -25,9 +26,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.clips import SHARED_VIDEOS, prepare_clip  # noqa: E402
+from cosavatar_pipeline.face import landmarks as lm  # noqa: E402
 from cosavatar_pipeline.face.motion import DrivingMotion  # noqa: E402
 from cosavatar_pipeline.nerf.config import code_conditioning  # noqa: E402
-from cosavatar_pipeline.nerf.evaluation import evaluate_holdout  # noqa: E402
+from cosavatar_pipeline.nerf.evaluation import evaluate_holdout, mouth_psnrs  # noqa: E402
 from cosavatar_pipeline.nerf.render import render_dataset_frames  # noqa: E402
 from cosavatar_pipeline.nerf.trainer import train_avatar  # noqa: E402
 from cosavatar_pipeline.presets import nerf_config  # noqa: E402
@@ -49,6 +51,29 @@ def widest_mouths_sheet(reference: np.ndarray, rendered: np.ndarray, count: int 
     return np.concatenate(list(pairs), axis=0)
 
 
+def nearest_training_mouths(dataset) -> np.ndarray:
+    """(S,) per segment frame, the mouth-box PSNR of the training frame that matches it best, its box moved by whole
+    pixels to the frame's mouth centre (+-1 px): how close anything the avatar was trained on comes to the segment's
+    mouths. A frame the video repeats exactly in training scores inf."""
+    centre = np.asarray(lm.MOUTH_CORNERS + (lm.UPPER_INNER_LIP_CENTRE, lm.LOWER_INNER_LIP_CENTRE))
+    best = []
+    for frame in dataset.holdout_segment:
+        x0, y0, x1, y1 = dataset.mouth_boxes[frame]
+        truth = dataset.frames[frame, y0:y1, x0:x1].astype(np.float64)
+        errors = []
+        for candidate in dataset.train:
+            dx, dy = np.round(
+                dataset.landmarks_2d[candidate, centre].mean(0) - dataset.landmarks_2d[frame, centre].mean(0)
+            ).astype(int)
+            for sx, sy in itertools.product((-1, 0, 1), repeat=2):
+                left, top = x0 + dx + sx, y0 + dy + sy
+                if 0 <= left and 0 <= top and left + x1 - x0 <= dataset.size and top + y1 - y0 <= dataset.size:
+                    moved = dataset.frames[candidate, top : top + y1 - y0, left : left + x1 - x0]
+                    errors.append(np.mean((moved - truth) ** 2))
+        best.append(10 * np.log10(255.0**2 / min(errors)) if min(errors) > 0 else np.inf)
+    return np.array(best)
+
+
 def run_conditioning(name, config, target, driver, out: Path) -> dict:
     dataset = target.dataset(config)
     checkpoints = out / f"checkpoint_{name}"
@@ -60,6 +85,7 @@ def run_conditioning(name, config, target, driver, out: Path) -> dict:
     reenactment = drive_avatar(training.model, dataset, motion, target.face_model)
     driven = reenactment_figures(reenactment, driver.frames, motion, target.face_model)
     segment = render_dataset_frames(training.model, dataset, dataset.holdout_segment, own_appearance=False)["rgb"]
+    closer = mouth_psnrs(segment, dataset, dataset.holdout_segment) > nearest_training_mouths(dataset)
     save_png(out / f"segment_widest_{name}.png", widest_mouths_sheet(dataset.frames[dataset.holdout_segment], segment))
     save_png(
         out / f"driven_widest_{name}.png", widest_mouths_sheet(driver.frames[: len(reenactment.rgb)], reenactment.rgb)
@@ -69,6 +95,7 @@ def run_conditioning(name, config, target, driver, out: Path) -> dict:
         "steps": training.steps_done,
         "expression_components": int(dataset.expressions.shape[1]),
         **evaluation.figures,
+        "segment_frames_closer_than_nearest_training": int(closer.sum()),
         **{f"driven_{key}": value for key, value in driven.items()},
     }
 
@@ -89,6 +116,7 @@ def main() -> None:
         "landmark_warp": nerf_config("preview", **overrides),
     }
     results = {name: run_conditioning(name, config, target, driver, args.out) for name, config in configs.items()}
+    nearest = nearest_training_mouths(target.dataset(configs["landmark_warp"]))
     report = {
         "target": args.target.name,
         "driver": args.driver.name,
@@ -96,6 +124,9 @@ def main() -> None:
         "machine": f"{torch.get_num_threads()} CPU threads, no GPU",
         "train_time_ratio": results["landmark_warp"]["train_seconds"] / results["code"]["train_seconds"],
         "wall_seconds": time.perf_counter() - started,
+        # the segment's mouths against the closest training frame's own image (the reference a model must beat)
+        "segment_psnr_mouth_nearest_training": float(nearest[np.isfinite(nearest)].mean()),
+        "segment_frames_repeated_in_training": int((~np.isfinite(nearest)).sum()),
         "conditionings": {
             name: {k: round(float(v), 4) for k, v in figures.items()} for name, figures in results.items()
         },

@@ -55,16 +55,15 @@ def nearest_training_mouths(dataset) -> np.ndarray:
     """(S,) per segment frame, the mouth-box PSNR of the training frame that matches it best, its box moved by whole
     pixels to the frame's mouth centre (+-1 px): how close anything the avatar was trained on comes to the segment's
     mouths. A frame the video repeats exactly in training scores inf."""
-    centre = np.asarray(lm.MOUTH_CORNERS + (lm.UPPER_INNER_LIP_CENTRE, lm.LOWER_INNER_LIP_CENTRE))
+    mouth_ids = list(lm.MOUTH_CORNERS + (lm.UPPER_INNER_LIP_CENTRE, lm.LOWER_INNER_LIP_CENTRE))
+    centres = dataset.landmarks_2d[:, mouth_ids].mean(axis=1)  # (N, 2) px
     best = []
     for frame in dataset.holdout_segment:
         x0, y0, x1, y1 = dataset.mouth_boxes[frame]
         truth = dataset.frames[frame, y0:y1, x0:x1].astype(np.float64)
         errors = []
         for candidate in dataset.train:
-            dx, dy = np.round(
-                dataset.landmarks_2d[candidate, centre].mean(0) - dataset.landmarks_2d[frame, centre].mean(0)
-            ).astype(int)
+            dx, dy = np.round(centres[candidate] - centres[frame]).astype(int)
             for sx, sy in itertools.product((-1, 0, 1), repeat=2):
                 left, top = x0 + dx + sx, y0 + dy + sy
                 if 0 <= left and 0 <= top and left + x1 - x0 <= dataset.size and top + y1 - y0 <= dataset.size:
@@ -74,7 +73,8 @@ def nearest_training_mouths(dataset) -> np.ndarray:
     return np.array(best)
 
 
-def run_conditioning(name, config, target, driver, out: Path) -> dict:
+def run_conditioning(name, config, target, driver, out: Path, nearest_training: np.ndarray) -> dict:
+    """Train, evaluate and drive one conditioning; nearest_training: ``nearest_training_mouths`` of the target."""
     dataset = target.dataset(config)
     checkpoints = out / f"checkpoint_{name}"
     shutil.rmtree(checkpoints, ignore_errors=True)
@@ -85,7 +85,7 @@ def run_conditioning(name, config, target, driver, out: Path) -> dict:
     reenactment = drive_avatar(training.model, dataset, motion, target.face_model)
     driven = reenactment_figures(reenactment, driver.frames, motion, target.face_model)
     segment = render_dataset_frames(training.model, dataset, dataset.holdout_segment, own_appearance=False)["rgb"]
-    closer = mouth_psnrs(segment, dataset, dataset.holdout_segment) > nearest_training_mouths(dataset)
+    closer = mouth_psnrs(segment, dataset, dataset.holdout_segment) > nearest_training
     save_png(out / f"segment_widest_{name}.png", widest_mouths_sheet(dataset.frames[dataset.holdout_segment], segment))
     save_png(
         out / f"driven_widest_{name}.png", widest_mouths_sheet(driver.frames[: len(reenactment.rgb)], reenactment.rgb)
@@ -115,8 +115,11 @@ def main() -> None:
         "code": code_conditioning(nerf_config("preview", **overrides)),
         "landmark_warp": nerf_config("preview", **overrides),
     }
-    results = {name: run_conditioning(name, config, target, driver, args.out) for name, config in configs.items()}
+    # the same frames are held out under both conditionings: how close training comes is computed once
     nearest = nearest_training_mouths(target.dataset(configs["landmark_warp"]))
+    results = {
+        name: run_conditioning(name, config, target, driver, args.out, nearest) for name, config in configs.items()
+    }
     report = {
         "target": args.target.name,
         "driver": args.driver.name,

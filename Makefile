@@ -44,7 +44,7 @@ ui: $(BIN)/.installed
 bench_script_bench := frames_stage
 # NeRF throughput vs a positional-encoding MLP, held-out PSNR after 2 / 5 / 10 minutes, printed (~20 min)
 bench_script_bench-nerf := nerf_train
-# expression control: today's codes vs landmark warping, side by side (~20 min on 2 cores) -> expression.json
+# expression control: today's codes vs landmark warping, side by side, seeds 0 and 1 (~23 min on 2 cores) -> expression.json
 bench_script_bench-expression := expression
 # the NeRF loop vs per-frame edits, with a controlled inconsistent editor (~12 min on 2 cores) -> consistency.json
 bench_script_bench-consistency := consistency

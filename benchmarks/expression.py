@@ -113,15 +113,20 @@ def _rounded(figures: dict) -> dict:
     return {key: round(float(value), 4) for key, value in figures.items()}
 
 
+def seed_list(text: str) -> list[int]:
+    """``--seeds``: "0,1" -> [0, 1]."""
+    return [int(seed) for seed in text.split(",")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--target", type=Path, default=SHARED_VIDEOS / "talking_woman_bluebg.mp4")
     parser.add_argument("--driver", type=Path, default=SHARED_VIDEOS / "driving_man_expressions.mp4")
     parser.add_argument("--steps", type=int, default=None, help="default: the preset's")
-    parser.add_argument("--seeds", default="0,1", help="comma-separated; figures are averaged over them")
+    parser.add_argument("--seeds", type=seed_list, default="0,1", help="comma-separated; figures are their mean")
     parser.add_argument("--out", type=Path, default=Path(".cosavatar/benchmarks/expression"))
     args = parser.parse_args()
-    seeds = [int(seed) for seed in args.seeds.split(",")]
+    seeds = args.seeds
     torch.set_num_threads(2)
     started = time.perf_counter()
     target, driver = prepare_clip(args.target, args.out), prepare_clip(args.driver, args.out)

@@ -33,7 +33,6 @@ from cosavatar_pipeline.face import landmarks as lm  # noqa: E402
 from cosavatar_pipeline.face.motion import DrivingMotion  # noqa: E402
 from cosavatar_pipeline.nerf.config import code_conditioning  # noqa: E402
 from cosavatar_pipeline.nerf.evaluation import evaluate_holdout, mouth_psnrs  # noqa: E402
-from cosavatar_pipeline.nerf.render import render_dataset_frames  # noqa: E402
 from cosavatar_pipeline.nerf.trainer import train_avatar  # noqa: E402
 from cosavatar_pipeline.presets import nerf_config  # noqa: E402
 from cosavatar_pipeline.preview import save_png  # noqa: E402
@@ -88,7 +87,7 @@ def run_conditioning(name, config, target, driver, out: Path, nearest_training: 
     motion = DrivingMotion.from_face_model(driver.face_model)
     reenactment = drive_avatar(training.model, dataset, motion, target.face_model)
     driven = reenactment_figures(reenactment, driver.frames, motion, target.face_model)
-    segment = render_dataset_frames(training.model, dataset, dataset.holdout_segment, own_appearance=False)["rgb"]
+    segment = evaluation.segment
     closer = mouth_psnrs(segment, dataset, dataset.holdout_segment) > nearest_training
     save_png(out / f"segment_widest_{name}.png", widest_mouths_sheet(dataset.frames[dataset.holdout_segment], segment))
     save_png(

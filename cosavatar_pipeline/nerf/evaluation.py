@@ -22,6 +22,7 @@ from cosavatar_pipeline.render.expression import expression_figures
 class Evaluation:
     figures: dict[str, float]
     preview: np.ndarray  # rows of ground truth | render | depth
+    segment: np.ndarray  # (S, size, size, 3) uint8 renders of the contiguous segment's frames (S may be 0)
 
 
 def depth_image(depth: np.ndarray, opacity: np.ndarray) -> np.ndarray:
@@ -90,8 +91,8 @@ def evaluate_holdout(
         "holdout_ssim": float(np.mean([ssim(r, t) for r, t in zip(interleaved, truth)])),
         "plate_psnr": float(np.mean([psnr(np.broadcast_to(plate, t.shape), t) for t in truth])),
     }
-    if len(dataset.holdout_segment):
-        segment = np.stack([by_frame[i] for i in dataset.holdout_segment])
+    segment = rendered["rgb"][np.isin(frame_ids, dataset.holdout_segment)]  # both sorted: the segment's order
+    if len(segment):
         figures.update(psnr_figures(segment, dataset, dataset.holdout_segment, "segment"))
         figures.update(segment_reach_figures(segment, dataset))
         if expression:
@@ -109,4 +110,4 @@ def evaluate_holdout(
         )
         for i in picks
     ]
-    return Evaluation(figures, np.concatenate(rows, axis=0))
+    return Evaluation(figures, np.concatenate(rows, axis=0), segment)

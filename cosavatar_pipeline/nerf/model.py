@@ -83,16 +83,16 @@ class AvatarModel(nn.Module):
         box = torch.as_tensor(head_box, dtype=torch.float32)
         gates = [deformation.gate_volume(gate_landmarks, box)]
         if self.config.head_pose_condition:
-            gates.append(self._pose_gate(face, box))
+            gates.append(self._pose_gate(face, identity, box))
         # (1, 1 or 2, R, R, R): the code's gate and the pose's, read with one lookup
         self.register_buffer("gates", torch.cat(gates, dim=1), persistent=False)
         keep = identity[torch.as_tensor(deformation.keep_landmark_ids(face.identity))]
-        self.head_occupancy.keep_near(keep, torch.as_tensor(head_box, dtype=torch.float32), deformation.KEEP_RADIUS_MM)
+        self.head_occupancy.keep_near(keep, box, deformation.KEEP_RADIUS_MM)
 
-    def _pose_gate(self, face: FaceSetup, box: torch.Tensor) -> torch.Tensor:
+    def _pose_gate(self, face: FaceSetup, identity: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
         """(1, 1, R, R, R): the pose may shape what lies away from the face (hair), never the face the landmarks
-        describe nor the inside of the mouth behind it (there the teeth's colour followed the head's turn)."""
-        identity = torch.as_tensor(face.identity, dtype=torch.float32)
+        describe nor the inside of the mouth behind it (there the teeth's colour followed the head's turn).
+        identity: ``face.identity`` as a tensor."""
         gate = 1 - deformation.gate_volume(identity, box)
         if self.config.mouth_cavity_mm > 0 and self.config.pose_outside_mouth:
             ring = face.identity[list(cavity.INNER_LIP_RING)]

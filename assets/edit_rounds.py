@@ -21,7 +21,7 @@ from assets.reporting import ProgressLog, manifest_output, preview_metadata, use
 from assets.training import stage_checkpoint, train_with_logs, training_figures
 from cosavatar_pipeline.editing.choice import check_editor_can_run, choose_editor
 from cosavatar_pipeline.editing.config import EDIT_ROUNDS, EditRoundConfig
-from cosavatar_pipeline.editing.dataset_update import RoundDataset, contact_rows, update_dataset
+from cosavatar_pipeline.editing.dataset_update import NativeOriginals, RoundDataset, contact_rows, update_dataset
 from cosavatar_pipeline.editing.finetune import (
     RoundEvaluation,
     edited_training_data,
@@ -44,7 +44,9 @@ from cosavatar_pipeline.render.outputs import CONTACT_SHEET_FILE
 from cosavatar_pipeline.stages.avatar import AvatarInputs
 from cosavatar_pipeline.stages.face_landmarks import load_landmarks
 from cosavatar_pipeline.stages.face_parsing import load_labels
-from cosavatar_pipeline.stages.frames import load_frames
+from cosavatar_pipeline.stages.frames import load_frames, load_source_indices
+from cosavatar_pipeline.stages.source_video import SOURCE_FILE
+from cosavatar_pipeline.video.decode import VideoFrames
 from resources import ComputeDevice, EditorResource, Manifest, MlflowTracking, StorageResource, mlflow_metadata
 
 # Asset-check bounds, in 0-255 levels, mean absolute change. The targets are checked beyond the blend's feathered
@@ -135,6 +137,13 @@ def pass_avatar_on(
     )
 
 
+def native_originals(source_video: Manifest, frames: Manifest) -> NativeOriginals:
+    """The video's frames at the source's own resolution, decoded when the editor asks for them."""
+    video = VideoFrames(source_video.path(SOURCE_FILE), label=source_video.info["original_path"])
+    source_indices = load_source_indices(Path(frames.directory))
+    return NativeOriginals(lambda ids: video.get(source_indices[ids]), frames.info["crop"])
+
+
 @dataclass
 class EditedFrames:
     """One round's dataset update: the training frames it edited, with which editor and why, and its figures."""
@@ -157,6 +166,7 @@ def edit_training_frames(
     face_landmarks: Manifest,
     device: ComputeDevice,
     editor: EditorResource,
+    native: NativeOriginals,
 ) -> EditedFrames:
     """Round k's dataset update: the previous round's avatar rendered at every training frame, each render edited
     and blended into its original frame."""
@@ -186,6 +196,7 @@ def edit_training_frames(
             k,
             round_config,
             progress=ProgressLog(context, "edited frames", 25),
+            native=native,
         )
     figures = round_dataset.figures(
         originals, region_mask(original_labels, spec.region), round_config.feather_px(dataset.size)
@@ -220,6 +231,7 @@ def build_dataset_round(k: int) -> dg.AssetsDefinition:
         config: EditRoundSettings,
         previous_avatar: Manifest,
         face_landmarks: Manifest,
+        source_video: Manifest,
         storage: StorageResource,
         tracking: MlflowTracking,
         device: ComputeDevice,
@@ -235,7 +247,16 @@ def build_dataset_round(k: int) -> dg.AssetsDefinition:
         with user_errors_fail_the_step():
             check_edit_can_run(spec, video, load_labels(inputs.face_parsing), editor)
         edited = edit_training_frames(
-            context, k, spec, round_config, previous_avatar, inputs, face_landmarks, device, editor
+            context,
+            k,
+            spec,
+            round_config,
+            previous_avatar,
+            inputs,
+            face_landmarks,
+            device,
+            editor,
+            native_originals(source_video, avatar_data["frames"]),
         )
         sheet = contact_rows(edited.originals, edited.dataset)
         with storage.write_partition(context) as writer, tracking.run(context) as run:

@@ -95,7 +95,7 @@ def main() -> None:
     loop_seconds = time.perf_counter() - loop_started
     final = render_dataset_frames(loop.model, dataset, every_frame, own_appearance=True)["rgb"]
     final_labels = np.stack(list(MediapipeParser().parse(final, clip.landmarks)))
-    delivered, _ = composite_into_source(final, clip.frames, clip.labels, final_labels, args.region, round_config)
+    delivered = composite_into_source(final, clip.frames, clip.labels, final_labels, args.region, round_config).frames
     baseline = per_frame_baseline(editor, clip.frames, clip.labels, args.prompt, args.region, 0, round_config)
 
     first = loop.rounds[0]

@@ -106,3 +106,29 @@ def write_phone_clip(
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+def write_clip_with_audio(path: Path, frames: list[np.ndarray], fps: float = 25.0, rate: int = 16000) -> Path:
+    """An mp4 with a 440 Hz mono AAC track as long as the video."""
+    with av.open(str(path), mode="w") as container:
+        video = container.add_stream("libx264", rate=Fraction(fps))
+        video.height, video.width = frames[0].shape[:2]
+        video.pix_fmt = "yuv420p"
+        audio = container.add_stream("aac", rate=rate)
+        audio.layout = "mono"
+        for image in frames:
+            for packet in video.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in video.encode():
+            container.mux(packet)
+        total, chunk = int(len(frames) / fps * rate), 1024
+        for start in range(0, total, chunk):
+            t = (start + np.arange(chunk)) / rate
+            samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]
+            frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = rate, start
+            for packet in audio.encode(frame):
+                container.mux(packet)
+        for packet in audio.encode():
+            container.mux(packet)
+    return path

@@ -59,9 +59,13 @@ def test_final_and_reenacted_renders_of_a_backfilled_edit(backfilled_edit):
         for v in ("woman", "man")
     }
     final = manifest_of(pipeline, "final_render", "backfilled|woman")
-    assert probe(final.path("final.mp4")) == (frame_counts["woman"], FPS, FRAME, True)
-    assert probe(final.path("side_by_side.mp4"))[:3] == (frame_counts["woman"], FPS, SIDE_BY_SIDE)
+    # final.mp4 is the woman's own 700 x 700 frame; the crop composite is kept beside it
+    assert probe(final.path("final.mp4")) == (frame_counts["woman"], FPS, (700, 700, 3), True)
+    assert probe(final.path("side_by_side.mp4"))[:3] == (frame_counts["woman"], FPS, (700, 1400, 3))
+    assert probe(final.path("final_crop.mp4")) == (frame_counts["woman"], FPS, FRAME, True)
     info = final.info
+    assert (info["delivered_width"], info["delivered_height"]) == (700, 700)
+    assert info["detail_ratio"] > 0.5 and info["delta_e_vs_crop_composite"] < 10
     assert info["warping_error_raw_edits"] > 0 and info["warping_error_final"] > 0
     assert info["warping_error_ratio"] == pytest.approx(info["warping_error_final"] / info["warping_error_raw_edits"])
     # final.mp4 is the render composited into the source: away from the region it is the source as filmed

@@ -4,12 +4,21 @@ the render's parsing calls that region, within a bounded distance, with a feathe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from cosavatar_pipeline.editing.blend import blend, feathered_mask
 from cosavatar_pipeline.editing.config import EditRoundConfig
 from cosavatar_pipeline.editing.regions import dilate, grown_region
 from cosavatar_pipeline.nerf.metrics import psnr
+
+
+@dataclass
+class Composite:
+    frames: np.ndarray  # (N, S, S, 3) uint8: the render inside the region, the source elsewhere
+    regions: np.ndarray  # (N, S, S) bool: the grown region of each frame
+    masks: np.ndarray  # (N, S, S) float32 in [0, 1]: its feathered blend mask
 
 
 def composite_into_source(
@@ -19,18 +28,15 @@ def composite_into_source(
     render_labels: np.ndarray,
     region: str,
     config: EditRoundConfig,
-) -> tuple[np.ndarray, np.ndarray]:
-    """renders, sources (N, S, S, 3) uint8; label maps (N, S, S). Returns the composited frames (N, S, S, 3) and
-    their blend masks (N, S, S) float32."""
+) -> Composite:
+    """renders, sources (N, S, S, 3) uint8; label maps (N, S, S)."""
     size = sources.shape[1]
-    masks = np.stack(
-        [
-            feathered_mask(grown_region(region, np.asarray(s), r, config.growth_px(size)), config.feather_px(size))
-            for s, r in zip(source_labels, render_labels)
-        ]
+    regions = np.stack(
+        [grown_region(region, np.asarray(s), r, config.growth_px(size)) for s, r in zip(source_labels, render_labels)]
     )
+    masks = np.stack([feathered_mask(r, config.feather_px(size)) for r in regions])
     composited = np.stack([blend(r, s, m) for r, s, m in zip(renders, sources, masks)])
-    return composited, masks
+    return Composite(composited, regions, masks)
 
 
 def psnr_outside_region(images: np.ndarray, references: np.ndarray, regions: np.ndarray) -> float:

@@ -21,6 +21,7 @@ from cosavatar_pipeline.editing.regions import dilate, grown_region, merged_labe
 from cosavatar_pipeline.parsing.backend import ParsingBackend
 from cosavatar_pipeline.parsing.labels import region_mask
 from cosavatar_pipeline.preview import evenly_spaced
+from cosavatar_pipeline.video.crop import CropPlacement
 
 Progress = Callable[[int, int], None]
 
@@ -28,6 +29,20 @@ Progress = Callable[[int, int], None]
 def frame_seed(edit_seed: int, round_index: int, frame_id: int) -> int:
     """A different, reproducible seed (noise level, noise) for every frame of every round."""
     return (edit_seed * 1_000_003 + round_index * 10_007 + int(frame_id)) % (2**31)
+
+
+@dataclass(frozen=True)
+class NativeOriginals:
+    """Where the editor's conditioning image (the original frame) is cut from at the source's own resolution, up
+    to the editor's: the native frames and where the crop lies in them."""
+
+    decode: Callable[[np.ndarray], np.ndarray]  # frame ids (B,) -> (B, H, W, 3) uint8 native frames, upright
+    crop: dict  # the frames stage's CropBox, as recorded
+
+    def windows(self, frame_ids, windows: list[EditWindow], resolution: int, crop_side: int) -> list[np.ndarray | None]:
+        natives = self.decode(np.asarray(frame_ids))
+        placements = [CropPlacement.of(self.crop, crop_side, *n.shape[:2]) for n in natives]
+        return [w.crop_native(n, p, resolution) for w, n, p in zip(windows, natives, placements)]
 
 
 @dataclass
@@ -104,8 +119,10 @@ def update_dataset(
     round_index: int,
     config: EditRoundConfig,
     progress: Progress | None = None,
+    native: NativeOriginals | None = None,
 ) -> RoundDataset:
-    """Edit every render and blend it into its original frame. All arrays are for the frames ``frame_ids``."""
+    """Edit every render and blend it into its original frame. All arrays are for the frames ``frame_ids``.
+    ``native``: the editor's conditioning windows are cut from the native frames (else from ``originals``)."""
     count, size = len(frame_ids), originals.shape[1]
     original_regions = region_mask(np.asarray(original_labels), region)
     seeds = np.array([frame_seed(edit_seed, round_index, i) for i in frame_ids])
@@ -116,8 +133,13 @@ def update_dataset(
         windows = [
             edit_window(region, r, np.asarray(points)) for r, points in zip(original_regions[batch], landmarks[batch])
         ]
+        sharp = (
+            native.windows(frame_ids[batch], windows, editor.resolution, size)
+            if native is not None and editor.resolution
+            else None
+        )
         raw_edits[batch] = edit_in_windows(
-            editor, windows, renders[batch], np.asarray(originals[batch]), prompt, masks, seeds[batch]
+            editor, windows, renders[batch], np.asarray(originals[batch]), prompt, masks, seeds[batch], sharp
         )
         if progress:
             progress(batch.stop, count)
@@ -148,9 +170,12 @@ def edit_in_windows(
     prompt: str,
     masks: np.ndarray,
     seeds: np.ndarray,
+    sharp_originals: list[np.ndarray | None] | None = None,
 ) -> np.ndarray:
     """One editor call on B frames, each seen through its window at the editor's resolution (or as it is when the
-    editor has none) and pasted back into its render; conditioning frames and masks are cut out identically."""
+    editor has none) and pasted back into its render; conditioning frames and masks are cut out identically.
+    ``sharp_originals``: per frame, its conditioning window already cut from the native frame (None: cut it from
+    ``originals``, e.g. where the window reaches past the native frame)."""
     if not editor.resolution:
         return editor.edit(renders, originals, prompt, masks, seeds)
     side = editor.resolution
@@ -158,7 +183,11 @@ def edit_in_windows(
     def cut(images):
         return np.stack([window.crop(image, side) for window, image in zip(windows, images)])
 
-    edited = editor.edit(cut(renders), cut(originals), prompt, cut(masks), seeds)
+    conditioning = cut(originals)
+    for i, sharp in enumerate(sharp_originals or []):
+        if sharp is not None:
+            conditioning[i] = sharp
+    edited = editor.edit(cut(renders), conditioning, prompt, cut(masks), seeds)
     return np.stack([window.paste(crop, render) for window, crop, render in zip(windows, edited, renders)])
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from cosavatar_pipeline.video.crop import CropPlacement
+
 WHOLE_FRAME_REGIONS = ("person", "all", "background")
 HEAD_MARGIN = 0.1  # of the square's side, left free around the face and the region on each side
 
@@ -26,6 +28,16 @@ class EditWindow:
         """(H, W, ...) -> (resolution, resolution, ...): the window, resized (cubic up, area down)."""
         window = np.ascontiguousarray(image[self.y0 : self.y0 + self.side, self.x0 : self.x0 + self.side])
         return _resize(window, resolution)
+
+    def crop_native(self, native: np.ndarray, placement: CropPlacement, resolution: int) -> np.ndarray | None:
+        """The same window cut from the native frame (H, W, 3) the crop was taken from, resized to ``resolution``
+        (area down, cubic up): the sharp original. None when the window reaches past the native frame."""
+        scale = placement.scale
+        left, top = round(placement.left + self.x0 * scale), round(placement.top + self.y0 * scale)
+        side = round(self.side * scale)
+        if left < 0 or top < 0 or left + side > native.shape[1] or top + side > native.shape[0]:
+            return None
+        return _resize(native[top : top + side, left : left + side], resolution)
 
     def paste(self, edited: np.ndarray, onto: np.ndarray) -> np.ndarray:
         """``onto`` (H, W, 3) with the window replaced by ``edited`` (R, R, 3) resized back to the window."""

@@ -50,6 +50,43 @@ class CropBox:
         return frame[self.top : self.top + self.size, self.left : self.left + self.size]
 
 
+@dataclass(frozen=True)
+class CropPlacement:
+    """Where the S×S crop lies in the native (H, W) frame: source pixels [top, top+size) × [left, left+size). The
+    square may reach past the frame's edges; only what lies inside is pasted."""
+
+    left: int
+    top: int
+    size: int
+    resolution: int  # S
+    frame_height: int
+    frame_width: int
+
+    @property
+    def scale(self) -> float:
+        """Native pixels per crop pixel."""
+        return self.size / self.resolution
+
+    def visible(self) -> tuple[slice, slice, slice, slice]:
+        """(frame rows, frame columns, crop rows, crop columns) of the part of the square inside the frame, the
+        crop's in native pixels (0..size)."""
+        top, bottom = max(self.top, 0), min(self.top + self.size, self.frame_height)
+        left, right = max(self.left, 0), min(self.left + self.size, self.frame_width)
+        if bottom <= top or right <= left:
+            raise ValueError(f"crop box {self} lies outside its {self.frame_width}x{self.frame_height} frame")
+        return (
+            slice(top, bottom),
+            slice(left, right),
+            slice(top - self.top, bottom - self.top),
+            slice(left - self.left, right - self.left),
+        )
+
+    @classmethod
+    def of(cls, crop: dict, resolution: int, frame_height: int, frame_width: int) -> "CropPlacement":
+        """From a ``CropBox`` as the frames stage records it (``as_dict``)."""
+        return cls(crop["left"], crop["top"], crop["size"], resolution, frame_height, frame_width)
+
+
 class FaceDetector:
     """mediapipe's full-range face detector (the model ships inside the mediapipe 0.10.21 wheel)."""
 

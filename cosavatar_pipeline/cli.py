@@ -384,6 +384,7 @@ def demo(
         ("avatar_reenactment", "side_by_side.mp4"),
         ("final_render", "final.mp4"),
         ("final_render", "side_by_side.mp4"),
+        ("final_render", "final_crop.mp4"),
         ("reenacted_render", "reenacted.mp4"),
         ("reenacted_render", "side_by_side.mp4"),
     ):
@@ -391,6 +392,14 @@ def demo(
         path = pipeline.asset_folder(asset, partition) / file
         if path.exists():
             typer.secho(f"{asset:>22}: {path}", bold=True)
+    delivered = pipeline.asset_folder("final_render", edit_key) / "manifest.json"
+    if delivered.exists():
+        import json
+
+        info = json.loads(delivered.read_text())["info"]
+        typer.secho(
+            f"final.mp4 delivered at {info['delivered_width']:.0f} x {info['delivered_height']:.0f} px", bold=True
+        )
     typer.echo("web UI: make ui   (Dagster at http://127.0.0.1:3000, MLflow at http://127.0.0.1:5000)")
     if failed:
         raise typer.Exit(code=1)
@@ -438,7 +447,16 @@ EDIT_FIGURES = {
         "region_growth",
     ),
     "edited_avatar": ("psnr_vs_targets", "render_change_inside", "leakage_outside", "change_between_rounds_inside"),
-    "final": ("warping_error_raw_edits", "warping_error_final", "warping_error_ratio", "psnr_outside_region_vs_source"),
+    "final": (
+        "delivered_width",
+        "delivered_height",
+        "detail_ratio",
+        "delta_e_vs_crop_composite",
+        "warping_error_raw_edits",
+        "warping_error_final",
+        "warping_error_ratio",
+        "psnr_outside_region_vs_source",
+    ),
     "reenacted": DRIVEN_FIGURES,
 }
 

@@ -6,7 +6,7 @@ export COSAVATAR_HOME ?= $(CURDIR)/.cosavatar
 export DAGSTER_HOME ?= $(COSAVATAR_HOME)/dagster
 MLFLOW_URI = $(or $(MLFLOW_TRACKING_URI),sqlite:///$(COSAVATAR_HOME)/mlflow.db)
 
-.PHONY: install lint demo test test-fast ui bench bench-nerf bench-expression bench-consistency bench-ip2p gpu-check bench-capacity clean-home
+.PHONY: install lint demo test test-fast ui bench bench-nerf bench-expression bench-consistency bench-delivery bench-ip2p gpu-check bench-capacity clean-home
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,8 @@ bench_script_bench-nerf := nerf_train
 bench_script_bench-expression := expression
 # the NeRF loop vs per-frame edits, with a controlled inconsistent editor (~12 min on 2 cores) -> consistency.json
 bench_script_bench-consistency := consistency
+# the edit delivered in the whole frame vs bicubic upsampling and today's crop, two clips (~5 min) -> delivery.json
+bench_script_bench-delivery := delivery
 # InstructPix2Pix at Stable Diffusion 1.5's size with random weights, through our editor at 512 px -> ip2p_edit_<device>.json
 bench_script_bench-ip2p := ip2p_edit
 # on a lent GPU only: high avatar, full-size IP2P batch, one standard edit round (<= 8 min) -> gpu_check_cuda.json
@@ -56,7 +58,7 @@ bench_script_gpu-check := gpu_check
 bench_script_bench-capacity := stage_capacity
 bench-capacity: BENCH_ARGS = $(if $(PRESETS),--presets $(PRESETS))
 
-bench bench-nerf bench-expression bench-consistency bench-ip2p gpu-check bench-capacity: $(BIN)/.installed
+bench bench-nerf bench-expression bench-consistency bench-delivery bench-ip2p gpu-check bench-capacity: $(BIN)/.installed
 	$(BIN)/python benchmarks/$(bench_script_$@).py $(BENCH_ARGS)
 
 clean-home:

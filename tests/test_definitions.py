@@ -53,7 +53,7 @@ for k, previous in ((1, "avatar"), (2, "edited_avatar_round_1"), (3, "edited_ava
         ["edit", "video"],
         "editing",
         "gpu",
-        AVATAR_DATA | {previous, "face_landmarks"},
+        AVATAR_DATA | {previous, "face_landmarks", "source_video"},  # the editor's conditioning: native frames
     )
     EXPECTED_GRAPH[f"edited_avatar_round_{k}"] = (
         ["edit", "video"],

@@ -4,12 +4,12 @@ The avatar works in one fixed S×S face-centred crop (``frames``). Delivery puts
 frame of the source video:
 
 - outside the edit's region, and everywhere beyond the crop box, the frame is the source's pixels as decoded;
-- inside it, the edit's change (render − source, at S px) is upsampled to the native crop and snapped to the native
-  frame's edges by a guided filter (the native source is the guide), so the source's own detail above the crop's
-  resolution stays wherever the edit kept the structure; where the edit changed the structure (the render's local
+- inside it, the edit's change (render − source, at S px, spread a little past the region) is upsampled to the
+  native crop and added to the native source, so the source's own detail above the crop's resolution stays
+  wherever the edit kept the structure; where the edit changed the structure (the render's local
   structure no longer matches the source's, see ``structure_kept``) the render's upsampled pixels are used instead;
 - the region's edge is a matte: the region mask, upsampled, refined by the same guided filter against the native
-  frame, so hair edges follow the native strands instead of the render's pixel staircase.
+  frame (the guide), so hair edges follow the native strands instead of the render's pixel staircase.
 
 Everything here works on one frame at a time, so memory does not grow with the clip.
 """

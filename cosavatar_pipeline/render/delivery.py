@@ -8,7 +8,7 @@ frame of the source video:
   native crop and added to the native source, so the source's own detail above the crop's resolution stays
   wherever the edit kept the structure; where the edit changed the structure (the render's local
   structure no longer matches the source's, see ``structure_kept``) the render's upsampled pixels are used instead;
-- the region's edge is a matte: the region mask, upsampled, refined by the same guided filter against the native
+- the region's edge is a matte: the region mask, upsampled, refined by a guided filter against the native
   frame (the guide), so hair edges follow the native strands instead of the render's pixel staircase.
 
 Everything here works on one frame at a time, so memory does not grow with the clip.

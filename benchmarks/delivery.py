@@ -9,11 +9,14 @@ frame, blurred by σ 0.6 px as a stand-in for the edited avatar's render (no ava
 any crop render, and training two avatars would take most of an hour on 2 cores); the raw per-frame edits are the
 consistency benchmark's perturbed editor. Figures over the first --frames frames of each clip:
 
-- outside the region: PSNR of the encoded final.mp4 against the source decoded the same way (native size);
+- outside the region: PSNR of the encoded final.mp4 against the source's decoded frames (native size), next to the
+  source's own frames re-encoded alike (the encoder's loss alone), and both files' bit rates;
 - detail: the delivered region's Laplacian variance over the source's, ours and bicubic's;
 - the edit carried: the delivered region brought back to the crop's size against the crop composite, mean ΔE2000;
-- steadiness: warping error (the native source's DIS flow) inside the region: the source's own, ours, and the raw
-  per-frame edits delivered the same way;
+- steadiness: warping error (the native source's DIS flow) inside the region: the source's own, ours, the raw
+  per-frame edits delivered the same way, bicubic's, and the native reference's: the same recolouring applied to
+  the native frames under our matte, which is what a perfectly consistent edit scores (a recolouring that changes
+  the hair edge's contrast cannot score the source's own figure: flow error at the edge grows with its contrast);
 - edges: band error around a synthetic case's true native edge (tests/test_delivery.py's case), guided matte
   against a nearest-neighbour mask;
 - cost: delivery seconds per frame at 576 × 768 and 1080 × 1920 (the wide clip upscaled), and the peak RSS of a
@@ -26,18 +29,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.clips import SHARED_VIDEOS, prepare_clip  # noqa: E402
+from benchmarks.stage_capacity import peak_rss_mib  # noqa: E402
 from cosavatar_pipeline.editing.blend import blend, feathered_mask  # noqa: E402
 from cosavatar_pipeline.editing.perturbed import PerturbedEditor  # noqa: E402
 from cosavatar_pipeline.editing.procedural import ProceduralEditor  # noqa: E402
@@ -55,13 +59,15 @@ from cosavatar_pipeline.render.delivery_video import (  # noqa: E402
 from cosavatar_pipeline.stages.frames import load_source_indices  # noqa: E402
 from cosavatar_pipeline.video.crop import CropPlacement, FaceDetector  # noqa: E402
 from cosavatar_pipeline.video.decode import VideoFrames  # noqa: E402
-from cosavatar_pipeline.video.encode import write_mp4  # noqa: E402
+from cosavatar_pipeline.video.encode import open_mp4  # noqa: E402
 from cosavatar_pipeline.video.frames import sample_face_crop  # noqa: E402
-from cosavatar_pipeline.video.native import native_frames  # noqa: E402
+from cosavatar_pipeline.video.native import NativeFrame, native_frames  # noqa: E402
+from cosavatar_pipeline.video.planes import I420  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "delivery.json"
 PROMPT = "give her pink hair"
 CLIPS = ("talking_woman_wide_frame.mp4", "talking_woman_bluebg.mp4")
+FPS = 25.0
 
 
 def edits(clip, count: int):
@@ -85,10 +91,11 @@ def clip_figures(video: Path, workdir: Path, count: int) -> dict:
     with FaceDetector() as detector:
         crop = sample_face_crop(VideoFrames(video), detector).as_dict()
     frames, renders, raw, regions, composites, raw_composites = edits(clip, count)
-    natives = list(native_frames(video, indices))
+    sources = list(native_frames(video, indices))
+    natives = [source.rgb for source in sources]
     height, width = natives[0].shape[:2]
     placement = CropPlacement.of(crop, frames.shape[1], height, width)
-    ours, ours_raw, bicubic, mattes, seconds = [], [], [], [], 0.0
+    ours, ours_raw, bicubic, reference, mattes, seconds = [], [], [], [], [], 0.0
     for i, native in enumerate(natives):
         started = time.perf_counter()
         delivered = deliver_frame(native, frames[i], renders[i], regions[i], placement)
@@ -99,12 +106,15 @@ def clip_figures(video: Path, workdir: Path, count: int) -> dict:
         mattes.append(matte)
         ours_raw.append(deliver_frame(native, frames[i], raw[i], regions[i], placement).frame)
         bicubic.append(bicubic_delivery(native, composites[i], placement))
+        reference.append(ProceduralEditor().edit(native[None], native[None], PROMPT, matte[None], np.array([i]))[0])
     encoded = folder / "delivery_final.mp4"
-    write_mp4(encoded, ours, 25.0)
-    decoded = list(native_frames(encoded, np.arange(count)))
-    source_encoded = folder / "delivery_source.mp4"
-    write_mp4(source_encoded, natives, 25.0)
-    source_decoded = list(native_frames(source_encoded, np.arange(count)))
+    deliver_video(iter(sources), frames, renders, composites, regions, crop, FPS, encoded, folder / "delivery_sbs.mp4")
+    decoded = [frame.rgb for frame in native_frames(encoded, np.arange(count))]
+    floor = folder / "delivery_source.mp4"
+    with open_mp4(floor, FPS, crf=DeliveryConfig().final_crf) as writer:
+        for source in sources:
+            writer.add_planes(source.planes)
+    floor_decoded = [frame.rgb for frame in native_frames(floor, np.arange(count))]
     inside = np.stack([m >= 0.5 for m in mattes])
     inner = np.stack([~dilate(~m, 3) for m in inside])
     outside = ~dilate(np.stack([m > 0 for m in mattes]), 4)
@@ -125,9 +135,15 @@ def clip_figures(video: Path, workdir: Path, count: int) -> dict:
         "native_size": f"{width}x{height}",
         "crop_size_px": crop["size"],
         "frames_measured": count,
-        "psnr_outside_region_encoded_vs_source_encoded_db": float(
-            np.mean([psnr(d, s, m) for d, s, m in zip(decoded, source_decoded, outside)])
-        ),
+        "psnr_outside_region_db": {
+            "final_mp4_vs_source_decoded": float(
+                np.mean([psnr(d, s, m) for d, s, m in zip(decoded, natives, outside)])
+            ),
+            "source_reencoded_vs_source_decoded": float(
+                np.mean([psnr(d, s, m) for d, s, m in zip(floor_decoded, natives, outside)])
+            ),
+        },
+        "bit_rate_mbit_s": {"final_mp4": bit_rate(encoded), "source": bit_rate(video)},
         "detail_ratio": {"ours": detail(ours), "bicubic": detail(bicubic)},
         "delta_e2000_vs_crop_composite": {"ours": delta_e(ours), "bicubic": delta_e(bicubic)},
         "warping_error_in_region": {
@@ -135,10 +151,16 @@ def clip_figures(video: Path, workdir: Path, count: int) -> dict:
             "ours": warping_error(np.stack(ours), flow, region=inside),
             "raw_per_frame_edits_delivered": warping_error(np.stack(ours_raw), flow, region=inside),
             "bicubic": warping_error(np.stack(bicubic), flow, region=inside),
+            "native_reference": warping_error(np.stack(reference), flow, region=inside),
         },
         "delivery_seconds_per_frame": seconds / count,
         "today_crop_size": f"{frames.shape[2]}x{frames.shape[1]}",
     }
+
+
+def bit_rate(path: Path) -> float:
+    with av.open(str(path)) as container:
+        return container.streams.video[0].bit_rate / 1e6
 
 
 def edge_figures() -> dict:
@@ -195,12 +217,13 @@ def stream_1080p(workdir: str, seconds: int) -> None:
 
     def natives():
         for frame in native_frames(video, indices[:count]):
-            yield cv2.resize(frame, (1080, 1920), interpolation=cv2.INTER_LINEAR)
+            stretched = cv2.resize(frame.rgb, (1080, 1920), interpolation=cv2.INTER_LINEAR)
+            yield NativeFrame(stretched, I420.of_rgb(stretched))
 
     out = Path(workdir)
     result = deliver_video(natives(), frames, renders, composites, regions, crop, 25.0, out / "f.mp4", out / "s.mp4")
     print(result.figures["delivery_seconds_per_frame"])
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(peak_rss_mib())
 
 
 def speed_1080p(workdir: Path, count: int = 20) -> float:
@@ -209,7 +232,7 @@ def speed_1080p(workdir: Path, count: int = 20) -> float:
     crop, frames, renders, regions, _, indices = upscaled_inputs(clip, video, workdir, count)
     total = 0.0
     for i, frame in enumerate(native_frames(video, indices[:count])):
-        native = cv2.resize(frame, (1080, 1920), interpolation=cv2.INTER_LINEAR)
+        native = cv2.resize(frame.rgb, (1080, 1920), interpolation=cv2.INTER_LINEAR)
         placement = CropPlacement.of(crop, frames.shape[1], 1920, 1080)
         started = time.perf_counter()
         deliver_frame(native, frames[i], renders[i], regions[i], placement)
@@ -217,10 +240,42 @@ def speed_1080p(workdir: Path, count: int = 20) -> float:
     return total / count
 
 
+def portrait_1080p_clip(workdir: Path, seconds: int) -> Path:
+    """A ``seconds`` long 1080 x 1920 clip: the wide clip scaled to 1080 x 1440 on a portrait canvas, played forth
+    and back (it lasts 22 s)."""
+    path = workdir / f"portrait_1080x1920_{seconds}s.mp4"
+    if path.exists():
+        return path
+    video = VideoFrames(SHARED_VIDEOS / CLIPS[0])
+    order = list(range(video.frame_count)) + list(range(video.frame_count - 2, -1, -1))
+    with open_mp4(path, FPS) as writer:
+        for start in range(0, seconds * int(FPS), 25):
+            for frame in video.get(np.array(order[start : start + 25])):
+                canvas = np.zeros((1920, 1080, 3), np.uint8)
+                canvas[240:1680] = cv2.resize(frame, (1080, 1440), interpolation=cv2.INTER_CUBIC)
+                writer.add(canvas)
+    return path
+
+
+def final_render_rss(workdir: Path, seconds: int) -> dict:
+    """Every stage's peak RSS (MiB) and time on a ``seconds`` long 1080 x 1920 clip at ``preview``, each stage in
+    a process of its own as a worker runs it (benchmarks/stage_capacity.py)."""
+    from benchmarks.stage_capacity import DEFAULT_DRIVER, measure_preset
+
+    clip = portrait_1080p_clip(workdir, seconds)
+    stages = measure_preset("preview", clip, DEFAULT_DRIVER, 0, print, baseline=False)["stages"]
+    return {stage: {"peak_rss_mib": row["peak_rss_mib"], "seconds": row["seconds"]} for stage, row in stages.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--out", type=Path, default=Path(".cosavatar/benchmarks/delivery"))
+    parser.add_argument(
+        "--pipeline-rss",
+        action="store_true",
+        help="also run every stage on 10 s and 30 s 1080 x 1920 clips for final_render's peak RSS (~40 min)",
+    )
     args = parser.parse_args()
     cv2.setNumThreads(2)
     started = time.perf_counter()
@@ -234,6 +289,12 @@ def main() -> None:
         "4 s": streaming_rss(args.out, 4),
         "12 s": streaming_rss(args.out, 12),
     }
+    if args.pipeline_rss:
+        report["pipeline_1080x1920_preview"] = {f"{s} s": final_render_rss(args.out, s) for s in (10, 30)}
+    elif RESULTS.exists():  # keep the last measured one
+        previous = json.loads(RESULTS.read_text()).get("pipeline_1080x1920_preview")
+        if previous:
+            report["pipeline_1080x1920_preview"] = previous
     report["wall_seconds"] = time.perf_counter() - started
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")

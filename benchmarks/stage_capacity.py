@@ -114,7 +114,7 @@ def _in_subprocess(env: dict[str, str], *args: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure_preset(preset: str, video: Path, driver: Path, cap_steps: int, log) -> dict:
+def measure_preset(preset: str, video: Path, driver: Path, cap_steps: int, log, baseline: bool = True) -> dict:
     from cosavatar_pipeline.cli import DRIVER_STAGES
     from cosavatar_pipeline.orchestration.definitions import defs
     from cosavatar_pipeline.orchestration.operations import Pipeline
@@ -155,6 +155,8 @@ def measure_preset(preset: str, video: Path, driver: Path, cap_steps: int, log) 
                 f"  {row['peak_rss_mib']:7.0f} MiB  {row['queue']}"
             )
 
+        if not baseline:
+            return {"stages": stages, "step_caps": caps}
         # Baseline: the whole video job in one process, same caps.
         baseline_env = _environment(baseline_home)
         row = _in_subprocess(

@@ -9,6 +9,7 @@ from skimage import data
 
 from cosavatar_pipeline.editing.edit_window import EditWindow
 from cosavatar_pipeline.editing.regions import dilate
+from cosavatar_pipeline.errors import InputError
 from cosavatar_pipeline.render.delivery import DeliveryConfig, deliver_frame, structure_kept
 from cosavatar_pipeline.render.delivery_video import bicubic_delivery, deliver_video, detail_ratio
 from cosavatar_pipeline.video.crop import CropPlacement
@@ -145,8 +146,9 @@ def test_structure_score_keeps_a_recolouring_and_drops_a_new_object():
     assert structure_kept(new_object, source, DeliveryConfig())[14:26, 14:26].mean() < 0.3
 
 
-def deliver_clip(tmp_path, path, count, audio):
-    natives = list(native_frames(path, np.arange(count)))
+def deliver_clip(tmp_path, path, count, audio, config=DeliveryConfig()):
+    frames = list(native_frames(path, np.arange(count)))
+    natives = [f.rgb for f in frames]
     height, width = natives[0].shape[:2]
     side = min(height, width)
     crop = {"left": (width - side) // 2, "top": (height - side) // 2, "size": side}
@@ -157,7 +159,7 @@ def deliver_clip(tmp_path, path, count, audio):
     renders = sources.copy()
     renders[regions] = 255 - renders[regions]
     result = deliver_video(
-        iter(natives),
+        iter(frames),
         sources,
         renders,
         renders,
@@ -167,6 +169,7 @@ def deliver_clip(tmp_path, path, count, audio):
         tmp_path / "final.mp4",
         tmp_path / "side.mp4",
         audio_from=path if audio else None,
+        config=config,
     )
     return natives, result
 
@@ -188,6 +191,27 @@ def test_final_keeps_the_sources_audio_and_frame(tmp_path):
     # far from the edit, only the encoder's loss
     error = np.abs(frames[5][100:, :].astype(float) - natives[5][100:, :]).mean()
     assert error < 3
+
+
+def test_untouched_pixels_reach_the_encoder_as_the_source_stored_them(tmp_path):
+    # a lossless encode shows what the delivery itself hands the encoder: the source's own values, where a trip
+    # through RGB would have changed luma by about a level
+    clip = write_clip_with_audio(tmp_path / "talk.mp4", [textured_frame(144, 208)] * 6)
+    natives, result = deliver_clip(tmp_path, clip, 6, audio=False, config=DeliveryConfig(final_crf=0))
+    frames, _ = decoded(tmp_path / "final.mp4")
+    changed = np.any(frames[2] != natives[2], axis=2)
+    assert changed[:, 140:].sum() == 0 and changed[75:].sum() == 0  # beyond the region's reach (native 24-60, 62-122)
+    assert changed.any()  # the region itself was edited
+    roundtrip = av.VideoFrame.from_ndarray(natives[2], format="rgb24").reformat(format="yuv420p")
+    assert np.any(roundtrip.to_ndarray(format="rgb24") != natives[2])  # what passing RGB would have cost
+
+
+def test_a_source_that_stops_decoding_names_the_file_and_frame(tmp_path):
+    clip = write_clip_with_audio(tmp_path / "talk.mp4", [textured_frame(144, 208)] * 40)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(clip.read_bytes()[: clip.stat().st_size // 2])
+    with pytest.raises(InputError, match=r"my_clip\.mp4.*source frame \d+"):
+        list(native_frames(cut, np.arange(40), label="my_clip.mp4"))
 
 
 @pytest.mark.parametrize("rotation", [90, 270])

@@ -16,6 +16,8 @@ from cosavatar_pipeline.editing.regions import dilate
 from cosavatar_pipeline.render.delivery import DeliveredFrame, DeliveryConfig, deliver_frame
 from cosavatar_pipeline.video.crop import CropPlacement
 from cosavatar_pipeline.video.encode import open_mp4
+from cosavatar_pipeline.video.native import NativeFrame
+from cosavatar_pipeline.video.planes import I420
 
 SIDE_BY_SIDE_MAX_WIDTH = 1920
 FIGURE_FRAMES = 16  # frames the detail and colour figures are taken on, evenly spaced
@@ -117,7 +119,7 @@ def _edge_sheet(delivered: DeliveredFrame, native: np.ndarray, composite: np.nda
 
 
 def deliver_video(
-    natives: Iterable[np.ndarray],
+    natives: Iterable[NativeFrame],
     sources: np.ndarray,
     renders: np.ndarray,
     composites: np.ndarray,
@@ -131,8 +133,9 @@ def deliver_video(
     progress: Callable[[int, int], None] | None = None,
     sample_count: int = 4,
 ) -> DeliveryResult:
-    """Stream the native frames (one per crop frame, e.g. ``native_frames``) into ``out_final`` (the source with
-    the edit) and ``out_side_by_side`` (source | final, at most 1920 px wide), both with ``audio_from``'s audio.
+    """Stream the native frames (one per crop frame, ``native_frames``) into ``out_final`` (the source with the
+    edit) and ``out_side_by_side`` (source | final, at most 1920 px wide), both with ``audio_from``'s audio. Pixels
+    the delivery left as decoded reach final.mp4's encoder in the source's own yuv420p values.
 
     sources, renders, composites: (N, S, S, 3) uint8, the crop frames, the edited avatar's renders and their
     composite into the crop; regions: (N, S, S) bool, the composite's grown regions; crop_box: the frames
@@ -144,18 +147,19 @@ def deliver_video(
     result = DeliveryResult(0, 0, 0, {})
     seconds = 0.0
     with (
-        open_mp4(out_final, fps, audio_from=audio_from) as final,
+        open_mp4(out_final, fps, crf=config.final_crf, audio_from=audio_from) as final,
         open_mp4(out_side_by_side, fps, audio_from=audio_from) as pairs,
     ):
-        for index, native in enumerate(natives):
+        for index, source_frame in enumerate(natives):
             if index >= count:
                 break
+            native = source_frame.rgb
             height, width = native.shape[:2]
             placement = CropPlacement.of(crop_box, resolution, height, width)
             started = time.perf_counter()
             delivered = deliver_frame(native, sources[index], renders[index], regions[index], placement, config)
             seconds += time.perf_counter() - started
-            final.add(delivered.frame)
+            _add_final(final, delivered, source_frame)
             half = side_by_side_size(height, width)[::-1]
             pairs.add(
                 np.concatenate(
@@ -183,6 +187,14 @@ def deliver_video(
         "delivery_seconds_per_frame": seconds / count,
     }
     return result
+
+
+def _add_final(final, delivered: DeliveredFrame, source: NativeFrame) -> None:
+    if source.planes is None:
+        final.add(delivered.frame)
+        return
+    changed = np.any(delivered.frame != source.rgb, axis=2)
+    final.add_planes(source.planes.with_pixels_of(I420.of_rgb(delivered.frame), changed))
 
 
 def delivery_sheet(result: DeliveryResult, tile: int = 480) -> np.ndarray:

@@ -11,6 +11,7 @@ import av
 import numpy as np
 
 from cosavatar_pipeline.atomic import atomic_file
+from cosavatar_pipeline.video.planes import I420
 
 
 class Mp4Writer:
@@ -25,15 +26,27 @@ class Mp4Writer:
 
     def add(self, frame: np.ndarray) -> None:
         """One (H, W, 3) uint8 RGB frame; every frame has the first one's size."""
-        if self.stream is None:
-            self.stream = self.container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(1001))
-            self.stream.pix_fmt = "yuv420p"
-            self.stream.options = {"crf": str(self.crf), "preset": "veryfast"}
-            self.stream.height, self.stream.width = frame.shape[0] // 2 * 2, frame.shape[1] // 2 * 2
-            if self.audio_from is not None:  # after the video stream, so that the video is the first track
-                self.audio = _AudioTrack(Path(self.audio_from), self.container)
+        self._open(*frame.shape[:2])
         image = np.ascontiguousarray(frame[: self.stream.height, : self.stream.width])
-        for packet in self.stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+        self._encode(av.VideoFrame.from_ndarray(image, format="rgb24"))
+
+    def add_planes(self, planes: I420) -> None:
+        """One frame already in the encoder's pixel format (even sides): it reaches the encoder unconverted."""
+        self._open(*planes.shape)
+        self._encode(planes.video_frame())
+
+    def _open(self, height: int, width: int) -> None:
+        if self.stream is not None:
+            return
+        self.stream = self.container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(1001))
+        self.stream.pix_fmt = "yuv420p"
+        self.stream.options = {"crf": str(self.crf), "preset": "veryfast"}
+        self.stream.height, self.stream.width = height // 2 * 2, width // 2 * 2
+        if self.audio_from is not None:  # after the video stream, so that the video is the first track
+            self.audio = _AudioTrack(Path(self.audio_from), self.container)
+
+    def _encode(self, frame: av.VideoFrame) -> None:
+        for packet in self.stream.encode(frame):
             self.container.mux(packet)
         self.written += 1
 

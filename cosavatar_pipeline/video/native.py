@@ -3,38 +3,58 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import av
 import numpy as np
 
 from cosavatar_pipeline.errors import InputError
-from cosavatar_pipeline.video.decode import VideoFrames
+from cosavatar_pipeline.video.planes import I420
+from cosavatar_pipeline.video.probe import display_rotation
 
-NATIVE_BATCH = 4  # source frames decoded at once: 4 × 1080 × 1920 × 3 is 25 MB
+
+@dataclass(frozen=True)
+class NativeFrame:
+    rgb: np.ndarray  # (H, W, 3) uint8, upright, as the frames stage's decoder (decord) gives it
+    planes: I420 | None  # the same frame in yuv420p, upright; None when a side is odd
 
 
-def native_frames(
-    source: Path, source_indices: np.ndarray, label: str | None = None, batch_size: int = NATIVE_BATCH
-) -> Iterator[np.ndarray]:
-    """(H, W, 3) uint8 frames of ``source``, one for each output frame: ``source_indices`` (non-decreasing, as
-    ``timestamps.parquet``'s ``source_frame_index``) names the source frame each shows. Each source frame is decoded
-    once; at most ``batch_size`` are held at a time. A frame that cannot be decoded is an InputError naming the
-    file (``label``) and the frame."""
-    video = VideoFrames(source, label=label)
+def native_frames(source: Path, source_indices: np.ndarray, label: str | None = None) -> Iterator[NativeFrame]:
+    """``source``'s frames, one for each output frame: ``source_indices`` (non-decreasing, as
+    ``timestamps.parquet``'s ``source_frame_index``) names the source frame each shows, counted in presentation
+    order as decord counts them. One pass of decoding, one source frame held at a time. A frame that cannot be
+    decoded is an InputError naming the file (``label``) and the frame."""
+    label = label or str(source)
     indices = np.asarray(source_indices, dtype=np.int64)
-    if len(indices) and indices[-1] >= video.frame_count:
-        first_missing = int(np.argmax(indices >= video.frame_count))
-        raise InputError(
-            video.label,
-            f"output frame {first_missing} needs source frame {indices[first_missing]}, but only "
-            f"{video.frame_count} decode (the file is shorter than when its frames were extracted)",
-        )
+    if len(indices) == 0:
+        return
     unique, counts = np.unique(indices, return_counts=True)
-    for start in range(0, len(unique), batch_size):
-        chunk = unique[start : start + batch_size]
-        batch = video.get(chunk)
-        if len(batch) != len(chunk):
-            raise InputError(video.label, f"source frames {chunk[0]}..{chunk[-1]}: only {len(batch)} decoded")
-        for frame, repeat in zip(batch, counts[start : start + batch_size]):
-            for _ in range(repeat):
-                yield frame
+    wanted = iter(zip(unique.tolist(), counts.tolist()))
+    index, repeat = next(wanted)
+    decoded = 0
+    try:
+        with av.open(str(source)) as container:
+            for frame in container.decode(video=0):
+                if decoded == index:
+                    native = _upright(frame, Path(label))
+                    for _ in range(repeat):
+                        yield native
+                    index, repeat = next(wanted, (None, 0))
+                    if index is None:
+                        return
+                decoded += 1
+    except (av.error.FFmpegError, OSError) as exc:
+        raise InputError(label, f"source frame {decoded} cannot be decoded ({exc})") from None
+    raise InputError(
+        label,
+        f"source frame {index} is needed, but only {decoded} decode (the file is shorter than when its frames "
+        "were extracted)",
+    )
+
+
+def _upright(frame: av.VideoFrame, path: Path) -> NativeFrame:
+    turns = display_rotation(frame, path) // 90
+    rgb = np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), turns))
+    planes = I420.of_frame(frame)
+    return NativeFrame(rgb, planes.turned(turns) if planes is not None else None)

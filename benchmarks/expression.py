@@ -1,5 +1,5 @@
-"""Expression control benchmark: today's conditioning (codes into the MLP) and landmark warping, side by side in
-one run, at the `preview` preset with its default steps, on a talking clip and a driving clip, each trained once per
+"""Expression control benchmark: the old conditioning (codes into the MLP), landmark warping, and landmark warping
+without the eyelids' fine field, side by side in one run, at the `preview` preset with its default steps, on a talking clip and a driving clip, each trained once per
 seed (a single run's mouth-box PSNR moves by about 0.3 dB and its driven gain by about 0.1 with the seed).
 
     python benchmarks/expression.py [--target PATH] [--driver PATH] [--steps N] [--seeds 0,1] [--out DIR]
@@ -133,6 +133,8 @@ def main() -> None:
     configs = {
         "code": code_conditioning(nerf_config("preview", **overrides)),
         "landmark_warp": nerf_config("preview", **overrides),
+        # the warp as before the eyelids' fine field: what that field adds to the eyes
+        "landmark_warp_coarse_lids": nerf_config("preview", eyelid_field=False, **overrides),
     }
     # the same frames are held out under both conditionings: how close training comes is computed once
     nearest = nearest_training_mouths(target.dataset(configs["landmark_warp"]))
@@ -171,9 +173,9 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     keys = [k for k in results["code"] if not k.startswith(("driven_noise", "segment_noise"))]
-    print(f"{'figure':<40}{'code':>12}{'landmark_warp':>15}")
+    print(f"{'figure':<40}" + "".join(f"{name:>28}" for name in configs))
     for key in keys:
-        print(f"{key:<40}{results['code'][key]:>12.3f}{results['landmark_warp'][key]:>15.3f}")
+        print(f"{key:<40}" + "".join(f"{results[name][key]:>28.3f}" for name in configs))
     gains = ", ".join(f"{gain:+.2f} dB" for gain in mouth_gains)
     print(f"means over seeds {seeds}; segment mouth box over code, per seed: {gains}")
     print(f"wrote {RESULTS}; contact sheets in {args.out}")

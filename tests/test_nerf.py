@@ -229,6 +229,49 @@ def test_landmark_warp_maps_the_moved_lower_lip_back_to_the_neutral_lip(real_cli
     assert np.abs(sampled[:, :2] - direct).max() < 1.5 and np.abs(sampled[:, :2] - direct).mean() < 0.1
 
 
+def _astronaut_identity() -> np.ndarray:
+    """(478, 3) mm: FaceMesh on the bundled portrait, in canonical head space (pupils 63 mm apart)."""
+    from skimage import data
+
+    from cosavatar_pipeline.face.canonical import INTER_PUPIL_MM, pupil_distance, to_canonical
+    from cosavatar_pipeline.face.landmarks import FaceMesh
+
+    with FaceMesh(video_mode=False) as mesh:
+        canonical = to_canonical(mesh.detect(data.astronaut()))
+    return canonical * INTER_PUPIL_MM / pupil_distance(canonical)
+
+
+def _open_eye_mm(fields, identity, upper: int, lower: int) -> float:
+    """How much of the neutral eye opening (mm) stays visible on the vertical line through the lids' middle: the
+    length of the line whose points the warp sends between the neutral lids."""
+    x, z = (identity[upper, 0] + identity[lower, 0]) / 2, (identity[upper, 2] + identity[lower, 2]) / 2
+    ys = np.arange(identity[upper, 1] - 8, identity[lower, 1] + 8, 0.05)
+    line = torch.tensor(np.stack([np.full_like(ys, x), ys, np.full_like(ys, z)], 1), dtype=torch.float32)
+    warped = ys - fields.displacement(line, torch.zeros(len(ys), dtype=torch.long))[:, 1].numpy()
+    return float(((warped > identity[upper, 1]) & (warped < identity[lower, 1])).sum() * 0.05)
+
+
+def test_a_wink_closes_the_winking_eye_and_leaves_the_other_open():
+    """The right upper lid moved 90% of the way to the lower one. The coarse field alone squeezes the eye (about
+    65% of it stays visible); with the eyelids' fine field at most 30% does, and the left eye stays open."""
+    from cosavatar_pipeline.face import landmarks as lm
+    from cosavatar_pipeline.nerf import deformation
+
+    identity = _astronaut_identity()
+    ids = deformation.warp_landmarks(identity)
+    displacements = np.zeros((1, 478, 3))
+    for upper, lower in zip(lm.UPPER_LID_RIGHT, lm.LOWER_LID_RIGHT):
+        displacements[0, upper, 1] = 0.9 * (identity[lower, 1] - identity[upper, 1])
+    offsets = deformation.warp_offsets(displacements, ids)
+    coarse = deformation.WarpFields.build(identity[ids], offsets)
+    fine = deformation.WarpFields.build(identity[ids], offsets, eyelids=deformation.eyelid_positions(ids))
+    right, left = (159, 145), (386, 374)
+    right_gap = identity[145, 1] - identity[159, 1]
+    assert _open_eye_mm(coarse, identity, *right) > 0.5 * right_gap
+    assert _open_eye_mm(fine, identity, *right) < 0.3 * right_gap
+    assert _open_eye_mm(fine, identity, *left) > 0.95 * (identity[374, 1] - identity[386, 1])
+
+
 def test_open_mouth_points_go_behind_the_lips_instead_of_stretching_them():
     """A hand-built inner-lip ring, 40 mm wide and nearly closed on the neutral face, opened 12 mm in one frame
     (lower lip down) and left closed in another. In the open frame a point in the gap at lip depth keeps its x and

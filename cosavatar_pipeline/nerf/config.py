@@ -31,6 +31,7 @@ class NerfConfig:
     expression_variance: float = 0.95  # landmark_warp: the fewest components explaining this share of the clip's
     appearance_weight: float = 1.0  # landmark_warp: L2 penalty on the per-frame (colour-only) appearance latents
     mouth_cavity_mm: float = 25.0  # landmark_warp: how far the open mouth's inside is pushed back (0: stretched lips)
+    eyelid_field: bool = True  # landmark_warp: a fine warp around the lids, so blinks and winks close the eye
     # landmark_warp: the head field also reads the head pose (as the torso does), so hair can hang by gravity as the
     # head turns and tilts; the warp only moves the face
     head_pose_condition: bool = True
@@ -70,6 +71,7 @@ class NerfConfig:
         values.setdefault("mouth_cavity_mm", 0.0)  # and those saved before the mouth cavity without one
         values.setdefault("head_pose_condition", False)  # or before the head field read the pose
         values.setdefault("pose_outside_mouth", False)  # or read it inside the mouth (before Dec 3 2026)
+        values.setdefault("eyelid_field", False)  # or warped the lids with the coarse field only (before Dec 4)
         values["head_encoding"] = EncodingConfig(**values["head_encoding"])
         values["torso_encoding"] = EncodingConfig(**values["torso_encoding"])
         return cls(**values)

@@ -178,11 +178,12 @@ class AvatarDataset:
 
     def warp_fields(self, offsets: np.ndarray) -> deformation.WarpFields:
         """(F, L, 3) warp offsets (``warp_offsets`` rows or a retargeted motion's) -> their fields, with the mouth
-        cavity when the config has one."""
+        cavity and the eyelids' fine field when the config has them."""
         neutral = self.face_model.identity[self.warp_landmarks]
         ring = cavity.ring_positions(self.warp_landmarks)
         seen = self.warp_offsets[self.train]
-        return deformation.WarpFields.build(neutral, offsets, ring, self.config.mouth_cavity_mm, seen)
+        lids = deformation.eyelid_positions(self.warp_landmarks) if self.config.eyelid_field else None
+        return deformation.WarpFields.build(neutral, offsets, ring, self.config.mouth_cavity_mm, seen, lids)
 
     def warp_fields_on(self, device) -> deformation.WarpFields:
         """The warp fields of every frame (built on first use), on ``device``; ``RayBatch.warp_index`` = frame id."""

@@ -1,6 +1,7 @@
 """Expression control benchmark: the old conditioning (codes into the MLP), landmark warping, and landmark warping
 without the eyelids' fine field, side by side in one run, at the `preview` preset with its default steps, on a
-talking clip and a driving clip, each trained once per seed (a single run's mouth-box PSNR moves by about 0.3 dB and its driven gain by about 0.1 with the seed).
+talking clip and a driving clip, each trained once per seed (a single run's mouth-box PSNR moves by about 0.3 dB
+and its driven gain by about 0.1 with the seed).
 
     python benchmarks/expression.py [--target PATH] [--driver PATH] [--steps N] [--seeds 0,1] [--out DIR]
 

@@ -251,9 +251,12 @@ def _open_eye_mm(fields, identity, upper: int, lower: int) -> float:
     return float(((warped > identity[upper, 1]) & (warped < identity[lower, 1])).sum() * 0.05)
 
 
-def test_a_wink_closes_the_winking_eye_and_leaves_the_other_open():
-    """The right upper lid moved 90% of the way to the lower one. The coarse field alone squeezes the eye (about
-    65% of it stays visible); with the eyelids' fine field at most 30% does, and the left eye stays open."""
+@pytest.mark.parametrize("closure", [0.9, 1.0, 1.3])
+def test_a_wink_closes_the_winking_eye_and_leaves_the_other_open(closure):
+    """The right upper lid moved 90%, 100% and 130% of the way to the lower one. The coarse field alone squeezes
+    the eye (about 70% of it stays visible); with the eyelids' fine field at most 30% does (a lid that would close
+    fully or past the other stops 10% short: there the field cannot take both lids' offsets), and the left eye
+    stays open."""
     from cosavatar_pipeline.face import landmarks as lm
     from cosavatar_pipeline.nerf import deformation
 
@@ -261,15 +264,16 @@ def test_a_wink_closes_the_winking_eye_and_leaves_the_other_open():
     ids = deformation.warp_landmarks(identity)
     displacements = np.zeros((1, 478, 3))
     for upper, lower in zip(lm.UPPER_LID_RIGHT, lm.LOWER_LID_RIGHT):
-        displacements[0, upper, 1] = 0.9 * (identity[lower, 1] - identity[upper, 1])
+        displacements[0, upper, 1] = closure * (identity[lower, 1] - identity[upper, 1])
     offsets = deformation.warp_offsets(displacements, ids)
     coarse = deformation.WarpFields.build(identity[ids], offsets)
-    fine = deformation.WarpFields.build(identity[ids], offsets, eyelids=deformation.eyelid_positions(ids))
+    fine = deformation.WarpFields.build(identity[ids], offsets, eyelids=deformation.Eyelids.among(ids))
     right, left = (159, 145), (386, 374)
     right_gap = identity[145, 1] - identity[159, 1]
     assert _open_eye_mm(coarse, identity, *right) > 0.5 * right_gap
     assert _open_eye_mm(fine, identity, *right) < 0.3 * right_gap
     assert _open_eye_mm(fine, identity, *left) > 0.95 * (identity[374, 1] - identity[386, 1])
+    assert (fine.stopped_lid_share > 0) == (closure >= 1.0)
 
 
 def test_open_mouth_points_go_behind_the_lips_instead_of_stretching_them():

@@ -182,7 +182,7 @@ class AvatarDataset:
         neutral = self.face_model.identity[self.warp_landmarks]
         ring = cavity.ring_positions(self.warp_landmarks)
         seen = self.warp_offsets[self.train]
-        lids = deformation.eyelid_positions(self.warp_landmarks) if self.config.eyelid_field else None
+        lids = deformation.Eyelids.among(self.warp_landmarks) if self.config.eyelid_field else None
         return deformation.WarpFields.build(neutral, offsets, ring, self.config.mouth_cavity_mm, seen, lids)
 
     def warp_fields_on(self, device) -> deformation.WarpFields:

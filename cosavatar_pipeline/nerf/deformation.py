@@ -47,6 +47,10 @@ GRID_SPACING_MM = 4.0  # the warp field's sampling, two thirds of the falloff: t
 EYE_SIGMA_MM = 2.0
 EYE_FAR_FIELD_MM = 4.0
 EYE_GRID_SPACING_MM = 1.5
+# A lid closed all the way puts each upper-lid landmark on the lower one with another offset: the field cannot
+# take both there and averages them, which opens the eye again (7 of 10 mm). The upper lid stops this share of the
+# neutral gap short of the lower one (2.5 mm of 10 then shows, a thin dark line)
+MIN_LID_GAP_SHARE = 0.1
 
 
 @lru_cache(maxsize=1)
@@ -61,9 +65,32 @@ def _regions() -> dict[str, tuple[int, ...]]:
     }
 
 
-def eyelid_positions(landmark_ids: np.ndarray) -> np.ndarray:
-    """Where the eye contours' landmarks (lids and corners) sit in the sorted warp landmark ids."""
-    return np.flatnonzero(np.isin(landmark_ids, region_points("eyes")))
+@dataclass(frozen=True)
+class Eyelids:
+    """Where the eyes' landmarks sit among a warp's L landmarks (sorted ids, ``warp_landmarks``)."""
+
+    positions: np.ndarray  # (E,) the eye contours: lids and corners, which get the fine field
+    upper: np.ndarray  # (P,) upper-lid landmarks ...
+    lower: np.ndarray  # (P,) ... and the lower-lid landmark under each
+
+    @classmethod
+    def among(cls, landmark_ids: np.ndarray) -> "Eyelids":
+        upper, lower = lm.UPPER_LID_RIGHT + lm.UPPER_LID_LEFT, lm.LOWER_LID_RIGHT + lm.LOWER_LID_LEFT
+        return cls(
+            np.flatnonzero(np.isin(landmark_ids, region_points("eyes"))),
+            np.searchsorted(landmark_ids, upper),
+            np.searchsorted(landmark_ids, lower),
+        )
+
+    def kept_open(self, neutral: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, float]:
+        """(L, 3) neutral landmarks, (F, L, 3) offsets -> the offsets with every upper lid stopped
+        ``MIN_LID_GAP_SHARE`` of its neutral gap above the lower lid, and the share of (frame, lid) pairs stopped."""
+        gap = neutral[self.lower, 1] - neutral[self.upper, 1]  # (P,) image y grows downward
+        moved_gap = gap + offsets[:, self.lower, 1] - offsets[:, self.upper, 1]  # (F, P)
+        short = np.clip(MIN_LID_GAP_SHARE * gap - moved_gap, 0, None)
+        kept = offsets.copy()
+        kept[:, self.upper, 1] -= short
+        return kept, float((short > 1e-3).mean())  # a thousandth of a mm: rounding, not a cut
 
 
 def region_points(name: str) -> np.ndarray:
@@ -98,6 +125,7 @@ class WarpFields:
     cavity: MouthCavity | None = None  # where the frames' mouths are open (nerf/cavity.py)
     spacing_mm: float = GRID_SPACING_MM
     eyelids: "WarpFields | None" = None  # the fine field around the lids, added to this one
+    stopped_lid_share: float = 0.0  # of (frame, lid landmark) pairs, how many were kept from closing fully
 
     @classmethod
     def build(
@@ -107,20 +135,25 @@ class WarpFields:
         cavity_ring: np.ndarray | None = None,
         cavity_depth_mm: float = 0.0,
         seen_offsets: np.ndarray | None = None,
-        eyelids: np.ndarray | None = None,
+        eyelids: Eyelids | None = None,
     ) -> "WarpFields":
         """neutral_landmarks (L, 3) mm, offsets (F, L, 3) mm (z ignored) -> the frames' fields. cavity_ring: the
         inner-lip ring's positions among the L landmarks (``cavity.ring_positions``); with a depth > 0 the open
         mouth's inside is pushed that far back instead of being warped. seen_offsets (T, L, 3): the training frames'
-        offsets, which say how far the clip ever opened the mouth (default: these frames). eyelids: the
-        eye landmarks' positions among the L (``eyelid_positions``), which get the fine field."""
+        offsets, which say how far the clip ever opened the mouth (default: these frames). eyelids: where
+        the eyes' landmarks are (``Eyelids.among``): they get the fine field, and lids are kept from closing onto
+        each other (``stopped_lid_share`` says how often that cut the motion)."""
+        stopped = 0.0
+        if eyelids is not None:
+            offsets, stopped = eyelids.kept_open(neutral_landmarks, offsets)
         moved = neutral_landmarks[None] + offsets
         fields = cls._grid(moved, warp_coefficients(moved, offsets[..., :2]), WARP_SIGMA_MM, FAR_FIELD_MM)
-        if eyelids is not None and len(eyelids):
-            lids = moved[:, eyelids]
-            frames = torch.arange(len(offsets))[:, None].expand(-1, len(eyelids)).reshape(-1)
+        fields.stopped_lid_share = stopped
+        if eyelids is not None:
+            lids = moved[:, eyelids.positions]
+            frames = torch.arange(len(offsets))[:, None].expand(-1, len(eyelids.positions)).reshape(-1)
             coarse = fields.displacement(torch.as_tensor(lids.reshape(-1, 3), dtype=torch.float32), frames)
-            missed = offsets[:, eyelids, :2] - coarse[:, :2].numpy().reshape(lids.shape[:2] + (2,))
+            missed = offsets[:, eyelids.positions, :2] - coarse[:, :2].numpy().reshape(lids.shape[:2] + (2,))
             coefficients = warp_coefficients(lids, missed, sigma_mm=EYE_SIGMA_MM, far_field_mm=EYE_FAR_FIELD_MM)
             fields.eyelids = cls._grid(lids, coefficients, EYE_SIGMA_MM, EYE_FAR_FIELD_MM, EYE_GRID_SPACING_MM)
         if cavity_ring is not None and cavity_depth_mm > 0:
@@ -163,7 +196,9 @@ class WarpFields:
     def to(self, device) -> "WarpFields":
         cavity = self.cavity.to(device) if self.cavity is not None else None
         eyelids = self.eyelids.to(device) if self.eyelids is not None else None
-        return WarpFields(self.box.to(device), self.values.to(device), cavity, self.spacing_mm, eyelids)
+        return WarpFields(
+            self.box.to(device), self.values.to(device), cavity, self.spacing_mm, eyelids, self.stopped_lid_share
+        )
 
     def displacement(self, points: torch.Tensor, field_index: torch.Tensor) -> torch.Tensor:
         """(P, 3) points in a frame's canonical head space, (P,) which frame's field -> (P, 3) displacement (z 0).

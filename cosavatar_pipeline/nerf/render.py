@@ -11,6 +11,8 @@ from cosavatar_pipeline.nerf.dataset import AvatarDataset, RayBatch, pose_condit
 from cosavatar_pipeline.nerf.model import AvatarModel
 
 CHUNK = 16384
+# Warp fields are built for this many frames at a time: all of a 30 s clip's at once held 1 GB more
+WARP_BLOCK_FRAMES = 32
 
 
 @torch.no_grad()
@@ -44,9 +46,10 @@ def render_frames(
     latents = np.zeros((count, model.config.appearance_dims), np.float32) if appearance is None else appearance
     outputs = {"rgb": [], "opacity": [], "depth": [], "head_share": []}
     warp = None
-    if model.warped:
-        warp = dataset.warp_fields(warp_offsets).to(device)
     for index in range(count):
+        if model.warped and index % WARP_BLOCK_FRAMES == 0:
+            warp = None  # the previous block's fields go before the next one's are built
+            warp = dataset.warp_fields(warp_offsets[index : index + WARP_BLOCK_FRAMES]).to(device)
         frame_out = {k: [] for k in outputs}
         for start in range(0, len(pixels), CHUNK):
             chunk = pixels[start : start + CHUNK]
@@ -57,7 +60,7 @@ def render_frames(
                 rotation=torch.from_numpy(np.repeat(rotations[index : index + 1].astype(np.float32), n, axis=0)),
                 translation=torch.from_numpy(np.repeat(translations[index : index + 1].astype(np.float32), n, axis=0)),
                 expression=torch.from_numpy(np.repeat(expressions[index : index + 1].astype(np.float32), n, axis=0)),
-                warp_index=torch.full((n,), index, dtype=torch.long),
+                warp_index=torch.full((n,), index % WARP_BLOCK_FRAMES, dtype=torch.long),
                 pose_condition=torch.from_numpy(np.repeat(conditions[index : index + 1], n, axis=0)),
                 background=background[start : start + CHUNK],
             ).to(device)
@@ -69,13 +72,15 @@ def render_frames(
                 frame_out[key].append(result[key].cpu())
         for key in outputs:
             values = torch.cat(frame_out[key]).numpy()
-            outputs[key].append(values.reshape(size, size, *values.shape[1:]))
+            values = values.reshape(size, size, *values.shape[1:])
+            if key == "rgb":  # uint8 as it is made: a clip's float frames are 4x the memory
+                values = (values.clip(0, 1) * 255 + 0.5).astype(np.uint8)
+            outputs[key].append(values)
         if progress:
             progress(index + 1, count)
     model.train()
-    rgb = np.stack(outputs["rgb"])
     return {
-        "rgb": (rgb.clip(0, 1) * 255 + 0.5).astype(np.uint8),
+        "rgb": np.stack(outputs["rgb"]),
         "opacity": np.stack(outputs["opacity"]),
         "depth": np.stack(outputs["depth"]),
         "head_share": np.stack(outputs["head_share"]),

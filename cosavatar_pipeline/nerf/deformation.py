@@ -39,11 +39,10 @@ GATE_SIGMA_MM = 8.0  # the residual's reach around the mouth and eyes
 GATE_RESOLUTION = 64  # the gate is static per avatar: sampled once on a grid over the head box
 KEEP_RADIUS_MM = 22.0  # occupancy cells this close to the lips and jaw are never skipped
 GRID_SPACING_MM = 4.0  # the warp field's sampling, two thirds of the falloff: trilinear lookups keep its shape
-# The eyelids: a blink brings the upper lid to the lower one, 10 mm of motion across a gap that closes to 1 mm, a
-# step the 6 mm field cannot take (a 90% blink left 6.9 of the eye's 10.7 mm open). A fine field around the lids
-# adds what the coarse one misses at their landmarks.
-# Measured on a synthetic 90% blink (tests/test_nerf.py): 2.5 mm stays open with this field (1.1 wanted); 2.2 at
-# σ 1.5 mm on a 0.75 mm grid, for 4x the memory (this grid: about 150 KB a frame)
+# The eyelids: a blink brings the upper lid about 10 mm down onto a lower lid that stays, a step the 6 mm field
+# cannot take. A fine field around the lids adds what the coarse one misses at their landmarks. On a synthetic 90%
+# wink (tests/test_nerf.py, docs/warp.md) 7.1 of the eye's 9.9 mm stayed visible without it, 2.5 with it (1.0
+# wanted); σ 1.5 mm on a 0.75 mm grid left 2.2 for 4x the memory (this grid: about 150 KB a frame)
 EYE_SIGMA_MM = 2.0
 EYE_FAR_FIELD_MM = 4.0
 EYE_GRID_SPACING_MM = 1.5
@@ -147,15 +146,14 @@ class WarpFields:
         if eyelids is not None:
             offsets, stopped = eyelids.kept_open(neutral_landmarks, offsets)
         moved = neutral_landmarks[None] + offsets
-        fields = cls._grid(moved, warp_coefficients(moved, offsets[..., :2]), WARP_SIGMA_MM, FAR_FIELD_MM)
+        fields = cls._grid(moved, offsets[..., :2], WARP_SIGMA_MM, FAR_FIELD_MM)
         fields.stopped_lid_share = stopped
         if eyelids is not None:
             lids = moved[:, eyelids.positions]
             frames = torch.arange(len(offsets))[:, None].expand(-1, len(eyelids.positions)).reshape(-1)
             coarse = fields.displacement(torch.as_tensor(lids.reshape(-1, 3), dtype=torch.float32), frames)
             missed = offsets[:, eyelids.positions, :2] - coarse[:, :2].numpy().reshape(lids.shape[:2] + (2,))
-            coefficients = warp_coefficients(lids, missed, sigma_mm=EYE_SIGMA_MM, far_field_mm=EYE_FAR_FIELD_MM)
-            fields.eyelids = cls._grid(lids, coefficients, EYE_SIGMA_MM, EYE_FAR_FIELD_MM, EYE_GRID_SPACING_MM)
+            fields.eyelids = cls._grid(lids, missed, EYE_SIGMA_MM, EYE_FAR_FIELD_MM, EYE_GRID_SPACING_MM)
         if cavity_ring is not None and cavity_depth_mm > 0:
             seen = None if seen_offsets is None else seen_offsets[:, cavity_ring]
             fields.cavity = MouthCavity.build(
@@ -167,14 +165,15 @@ class WarpFields:
     def _grid(
         cls,
         moved: np.ndarray,
-        coefficients: torch.Tensor,
+        targets: np.ndarray,
         sigma_mm: float,
         far_field_mm: float,
         spacing_mm: float = GRID_SPACING_MM,
         frames_per_chunk: int = 16,
     ) -> "WarpFields":
-        """moved (F, L, 3) landmarks, coefficients (F, L, 2) (``warp_coefficients``) -> the field
-        sum_i w_i(x) c_i / (sum_i w_i(x) + w_far) on a grid over the landmarks plus three falloffs.
+        """moved (F, L, 3) landmarks, targets (F, L, 2) the offsets the field takes there -> the field
+        sum_i w_i(x) c_i / (sum_i w_i(x) + w_far) on a grid over the landmarks plus three falloffs, c from
+        ``warp_coefficients`` (a chunk of frames at a time: its (F, L, L) weights are the largest array here).
 
         The sums over landmarks are computed as splat-and-blur: each moved landmark is splatted (trilinearly) onto
         the grid with its coefficient and a unit weight, both grids are blurred with the unnormalised Gaussian
@@ -187,7 +186,8 @@ class WarpFields:
         values = torch.empty(len(moved), *counts.tolist(), 2)
         for start in range(0, len(moved), frames_per_chunk):
             chunk = slice(start, start + frames_per_chunk)
-            sums = _splat((moved[chunk] - low) / spacing_mm, coefficients[chunk].numpy(), counts)
+            coefficients = warp_coefficients(moved[chunk], targets[chunk], sigma_mm=sigma_mm, far_field_mm=far_field_mm)
+            sums = _splat((moved[chunk] - low) / spacing_mm, coefficients.numpy(), counts)
             sums = _gaussian_blur(sums, sigma_mm / spacing_mm)
             values[chunk] = (sums[:, :2] / (sums[:, 2:] + far_weight)).permute(0, 2, 3, 4, 1)
         box = torch.as_tensor(np.stack([low, low + (counts - 1) * spacing_mm]), dtype=torch.float32)

@@ -160,11 +160,11 @@ def display_rotation(frame: av.VideoFrame, path: Path) -> int:
     Phones store portrait video sideways with such a matrix. decord (0.6.0, pinned) applies the rotation when it
     decodes, so the frames the stages read are upright; tests/test_video.py checks it on 90, 270 and 180 degree
     clips. It does not apply mirroring, and no decoder here applies other angles: those clips are refused."""
-    matrix = next(
-        (np.frombuffer(bytes(data), np.int32) for data in frame.side_data if data.type.name == "DISPLAYMATRIX"), None
-    )
-    if matrix is None:
+    # by key: iterating side_data gives the entries in PyAV 18.1.0 but their types in 18.1.1
+    data = frame.side_data.get(av.sidedata.sidedata.Type.DISPLAYMATRIX)
+    if data is None:
         return 0
+    matrix = np.frombuffer(bytes(data), np.int32)
     a, b, c, d = matrix[[0, 1, 3, 4]].astype(np.float64)
     if a * d - b * c < 0:
         raise InputError(

@@ -108,13 +108,17 @@ class MediapipeParser:
     def fit(self, frames, landmarks, person_probability) -> None:
         samples = self._training_samples(frames, landmarks, person_probability)
         skin = fit_colour_model("skin", samples["skin"])
-        clothes = samples["clothes"]
-        if skin is not None and len(clothes):
-            # bottom-of-frame skin (a V-neck, bare shoulders) is not clothing
-            skin_like = skin.log_likelihood(clothes) >= np.percentile(skin.log_likelihood(samples["skin"]), 10)
-            clothes = clothes[~skin_like]
+        clothes, hair = samples["clothes"], samples["hair"]
+        if skin is not None:
+            typical_skin = np.percentile(skin.log_likelihood(samples["skin"]), 10)
+            # bottom-of-frame skin (a V-neck, bare shoulders) is not clothing, and forehead skin above the face
+            # oval (a high forehead, a receding hairline) is not hair
+            if len(clothes):
+                clothes = clothes[skin.log_likelihood(clothes) < typical_skin]
+            if len(hair):
+                hair = hair[skin.log_likelihood(hair) < typical_skin]
         self.models = {
-            "hair": fit_colour_model("hair", samples["hair"]),
+            "hair": fit_colour_model("hair", hair),
             "skin": skin,
             "clothes": fit_colour_model("clothes", clothes),
         }

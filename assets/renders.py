@@ -140,9 +140,10 @@ def reconstruction_render(
     },
     description=f"`{LAST_ROUND_AVATAR}` rendered over the source trajectory and delivered in the user's own video: "
     "final.mp4 is the source at its own size and frame (rotation applied), on the pipeline's constant frame rate, "
-    "with its audio; outside the edit's region it is the source's pixels. Inside, the edit's change is carried to "
-    "native resolution by a guided filter on the native frame, keeping the source's own detail where the edit kept "
-    "its structure; the region's edge is matted against the native frame. final_crop.mp4: the same edit in the "
+    "with its audio; outside the edit's region it is the source's pixels. Inside, the edit's change is upsampled "
+    "and added to the native frame, keeping the source's own detail where the edit kept its structure; the "
+    "region's edge is matted against the native frame (a guided filter, and on mixed edge pixels the share read "
+    "off the local hair-backdrop colour line). final_crop.mp4: the same edit in the "
     "face-centred crop (the render inside the region, the source elsewhere); render.mp4: the render as it is; "
     "side_by_side.mp4 (source | final, at most 1920 px wide); a contact sheet with a 4x crop of the region's edge. "
     "Figures: the native delivery's detail ratio and colour difference to the crop composite; temporal warping "

@@ -131,11 +131,23 @@ def wispy_case(scale: int = 4, supersampling: int = 4):
     share = area(hair_mask)
     native = np.clip(area(np.where(hair_mask[..., None], hair, wall)) + 0.5, 0, 255).astype(np.uint8)
     reference = area(np.where(hair_mask[..., None], pink, wall))
-    source = cv2.resize(native, (S, S), interpolation=cv2.INTER_AREA)
-    render = cv2.GaussianBlur(cv2.resize(reference, (S, S), interpolation=cv2.INTER_AREA), (0, 0), 0.6)
-    region = cv2.resize(share, (S, S), interpolation=cv2.INTER_AREA) > 0.5
     placement = CropPlacement(0, 0, size, S, size, size)
-    return native, source, np.clip(render + 0.5, 0, 255).astype(np.uint8), region, share, placement, reference
+    return native, *crop_inputs(native, reference, share, placement), share, placement, reference
+
+
+def crop_inputs(native, reference, share, placement):
+    """The crop of ``native`` at ``placement`` (inside the frame), its render (the reference's crop, a little
+    blurred) and its region (where the crop's share of hair is over half)."""
+    square = (
+        slice(placement.top, placement.top + placement.size),
+        slice(placement.left, placement.left + placement.size),
+    )
+
+    def crop(image):
+        return cv2.resize(image[square].astype(np.float32), (S, S), interpolation=cv2.INTER_AREA)
+
+    render = np.clip(cv2.GaussianBlur(crop(reference), (0, 0), 0.6) + 0.5, 0, 255).astype(np.uint8)
+    return np.clip(crop(native) + 0.5, 0, 255).astype(np.uint8), render, crop(share) > 0.5
 
 
 def rim_errors(delivered: np.ndarray, reference: np.ndarray, share: np.ndarray) -> tuple[float, float]:
@@ -161,6 +173,26 @@ def test_a_mixed_hair_edge_over_a_pale_wall_gets_no_halo():
     far = ~dilate(share > 0, 8)
     delivered = deliver_frame(native, source, render, region, placement).frame
     assert np.array_equal(delivered[far], native[far])  # the wall away from the hair stays as it was
+
+
+def test_hair_cut_by_the_crop_goes_on_past_its_edge():
+    """A tight crop cuts the crown: the hair above the crop's top edge takes the edit too, the wall does not."""
+    native, _, _, _, share, _, reference = wispy_case()
+    placement = CropPlacement(left=30, top=60, size=132, resolution=S, frame_height=192, frame_width=192)
+    source, render, region = crop_inputs(native, reference, share, placement)
+    above = np.zeros(share.shape, bool)
+    above[:60] = True
+    crown, wall = above & (share > 0.99), above & ~dilate(share > 0, 3)
+    assert crown.sum() > 300
+
+    def error_on_the_crown(config):
+        delivered = deliver_frame(native, source, render, region, placement, config).frame
+        return float(np.abs(delivered.astype(np.float32) - reference)[crown].mean()), delivered
+
+    continued, delivered = error_on_the_crown(DeliveryConfig())
+    cut, _ = error_on_the_crown(DeliveryConfig(continue_past_crop=False))
+    assert continued < 15 and cut > 50, (continued, cut)  # the crown recoloured, not a dark cap on pink hair
+    assert np.array_equal(delivered[wall], native[wall])
 
 
 def test_detail_figure_ranks_bicubic_below_the_delivery():

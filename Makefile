@@ -6,7 +6,7 @@ export COSAVATAR_HOME ?= $(CURDIR)/.cosavatar
 export DAGSTER_HOME ?= $(COSAVATAR_HOME)/dagster
 MLFLOW_URI = $(or $(MLFLOW_TRACKING_URI),sqlite:///$(COSAVATAR_HOME)/mlflow.db)
 
-.PHONY: install lint demo test test-fast ui bench bench-nerf bench-expression bench-consistency bench-delivery bench-ip2p gpu-check bench-capacity clean-home
+.PHONY: install lint demo test test-fast ui docs bench bench-nerf bench-expression bench-consistency bench-delivery bench-ip2p gpu-check bench-capacity clean-home
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ ui: $(BIN)/.installed
 	@echo "Dagster: http://127.0.0.1:3000   MLflow: http://127.0.0.1:5000   (Ctrl-C stops both)"
 	@bash -c 'set -m; "$(BIN)/mlflow" ui --backend-store-uri "$(MLFLOW_URI)" --host 127.0.0.1 --port 5000 & \
 	  trap "kill -INT $$! 2>/dev/null" EXIT; "$(BIN)/dagster" dev -w workspace.yaml -h 127.0.0.1 -p 3000'
+
+## the README's figures table, from the committed results in benchmarks/results/
+docs: $(BIN)/.installed
+	$(BIN)/python benchmarks/readme_figures.py
 
 ## Benchmarks: each target runs benchmarks/<script>.py (results: printed, and committed ones under benchmarks/results/)
 # the frames stage's time and peak memory, printed

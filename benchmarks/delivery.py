@@ -183,13 +183,12 @@ def edge_figures() -> dict:
     native, source, render, region, truth, placement, recoloured = hair_case()
     reference = np.where(truth[..., None], recoloured, native).astype(np.float32)
     band = dilate(truth, 4) & dilate(~truth, 4)
-    wispy = wispy_case()
+    w_native, w_source, w_render, w_region, share, w_placement, w_reference = wispy_case()
     figures = {"textured_backdrop_band_error": {}, "pale_wall_band_error": {}, "pale_wall_brightening": {}}
     for edge in ("colour_line", "guided", "nearest"):
         config = DeliveryConfig(edge=edge)
         delivered = deliver_frame(native, source, render, region, placement, config).frame
         figures["textured_backdrop_band_error"][edge] = float(np.abs(delivered - reference)[band].mean())
-        w_native, w_source, w_render, w_region, share, w_placement, w_reference = wispy
         delivered = deliver_frame(w_native, w_source, w_render, w_region, w_placement, config).frame
         error, brightening = rim_errors(delivered, w_reference, share)
         figures["pale_wall_band_error"][edge], figures["pale_wall_brightening"][edge] = error, brightening

@@ -170,7 +170,7 @@ def _colour_line_rim(
     band = dilate(region, config.rim_band_px) & dilate(~region, config.rim_band_px) & near_hair & near_back
     trust_low = np.clip(separation / config.rim_min_separation - 1, 0, 1) * band
     trust_low *= _filled_outward(kept_low, interior, reach)  # a reshaped region is no mix of the two colours
-    hair, back, line = native(hair), native(back), native(line)
+    back, line = native(back), native(line)
     share = ((guide - back) * line).sum(-1) / np.maximum((line * line).sum(-1), 1.0)
     change = native(_filled_outward(render_low - source_low, interior, reach))
     return _Rim(np.clip(share, 0, 1), native(trust_low.astype(np.float32)), guide + change)

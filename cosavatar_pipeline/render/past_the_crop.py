@@ -19,13 +19,13 @@ from cosavatar_pipeline.video.crop import CropPlacement
 
 REACH = 0.15  # how far past the crop's edge the region may continue, as a share of the crop's native size
 EDGE_DEPTH = 2.0  # crop pixels inside the edge whose native colours describe the region and its surroundings
-MIN_SEPARATION = 2.0  # region and surroundings colours apart by this many times their summed spreads (full at 2x)
+MIN_SEPARATION = 2.0  # region and surroundings colours apart by this many times their summed spreads (full at 4x)
 
 
 @dataclass
 class Edge:
     """One side of the delivered rectangle, turned so the crop lies below and the frame past the edge above:
-    ``inside`` rows run from the edge inward, the continuation's rows from the edge outward."""
+    ``guide`` and ``weight`` rows run from the edge inward, ``beyond``'s from the edge outward."""
 
     guide: np.ndarray  # (k, w, 3) float: the native pixels of the first k rows inside the edge
     weight: np.ndarray  # (k, w): how much of the edit each shows
